@@ -1,0 +1,1 @@
+"""The archive: raw messages in a content-addressed store, their metadata in SQL; the one write path."""

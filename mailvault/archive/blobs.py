@@ -1,0 +1,170 @@
+"""Content-addressed store of raw messages: SHA-256 of the exact bytes names a zstd file.
+
+A blob is written once and never changed: compressed to a temp file, fsynced, hard-linked into
+place (which fails rather than replacing an existing blob), and its directory fsynced. Callers see
+only the BlobStore interface, so another backend (S3-compatible) can stand behind it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import zstandard
+
+from mailvault.errors import ArchiveError, NotFoundError
+
+_SUFFIX = ".zst"
+
+
+class BlobStore(Protocol):
+    """Where raw messages live. Every method is safe to call from several threads."""
+
+    def put(self, sha256: str, raw: bytes) -> int:
+        """Store `raw` under its hash, durably, unless present; return the stored size."""
+        ...
+
+    def get(self, sha256: str) -> bytes:
+        """The exact bytes stored under `sha256`; NotFoundError when absent."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def stored_size(self, sha256: str) -> int: ...
+
+    def hashes(self) -> Iterator[str]:
+        """Every hash in the store, in no particular order."""
+        ...
+
+
+def sha256_of(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+class LocalBlobStore:
+    """Blobs as files `<root>/ab/cd/<sha256>.zst` on a local POSIX file system."""
+
+    def __init__(self, root: Path, compression_level: int = 6) -> None:
+        self.root = root
+        self.level = compression_level
+        self._local = threading.local()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create blob store {root}: {exc.strerror}") from exc
+
+    def path_of(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / (sha256 + _SUFFIX)
+
+    def put(self, sha256: str, raw: bytes) -> int:
+        final = self.path_of(sha256)
+        try:
+            return final.stat().st_size  # identical bytes are already stored: never rewrite
+        except FileNotFoundError:
+            pass
+        data = self._compressor().compress(raw)
+        try:
+            self._make_dirs(final.parent)
+            self._write_new(final, data)
+        except OSError as exc:
+            raise ArchiveError(_describe_os_error(exc, self.root)) from exc
+        return len(data)
+
+    def get(self, sha256: str) -> bytes:
+        path = self.path_of(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {sha256} is missing from {self.root}") from None
+        except OSError as exc:
+            raise ArchiveError(f"cannot read blob {path}: {exc.strerror}") from exc
+        try:
+            return self._decompressor().decompress(data)
+        except zstandard.ZstdError as exc:
+            raise ArchiveError(f"blob {path} is damaged ({exc}); restore it from backup") from exc
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_of(sha256).exists()
+
+    def stored_size(self, sha256: str) -> int:
+        try:
+            return self.path_of(sha256).stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {sha256} is missing from {self.root}") from None
+
+    def hashes(self) -> Iterator[str]:
+        for first in sorted(self.root.iterdir()):
+            if not first.is_dir() or len(first.name) != 2:
+                continue
+            for second in sorted(first.iterdir()):
+                for entry in second.iterdir():
+                    if entry.name.endswith(_SUFFIX) and not entry.name.startswith("."):
+                        yield entry.name.removesuffix(_SUFFIX)
+
+    def _write_new(self, final: Path, data: bytes) -> None:
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o440)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                # link() refuses to replace an existing file, unlike rename(): a blob is never
+                # overwritten, even by a concurrent writer of the same bytes.
+                os.link(tmp, final)
+            except FileExistsError:
+                return
+            _fsync_dir(final.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _make_dirs(self, directory: Path) -> None:
+        if directory.is_dir():
+            return
+        for level in (directory.parent, directory):
+            if not level.is_dir():
+                level.mkdir(exist_ok=True)
+                _fsync_dir(level.parent)
+
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        # zstd contexts are not thread-safe; each writer thread keeps its own.
+        compressor: zstandard.ZstdCompressor | None = getattr(self._local, "compressor", None)
+        if compressor is None:
+            compressor = zstandard.ZstdCompressor(
+                level=self.level, write_checksum=True, write_content_size=True
+            )
+            self._local.compressor = compressor
+        return compressor
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        decompressor: zstandard.ZstdDecompressor | None = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = zstandard.ZstdDecompressor()
+            self._local.decompressor = decompressor
+        return decompressor
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe_os_error(exc: OSError, root: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"disk full: cannot store a message in {root}; free space on that file system"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"blob store {root} is not writable ({exc.strerror}); fix its owner or mount"
+    return f"cannot store a message in {root}: {exc.strerror or exc}"

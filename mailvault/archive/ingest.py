@@ -1,0 +1,362 @@
+"""THE write path: every source (file import, SMTP gateway, IMAP sync) archives through here.
+
+For a batch of arrivals: hash the exact bytes, parse what is new, make the bytes durable in the
+blob store, then record message, blob, participants, attachments and the arrival in one
+transaction. Idempotent: an arrival recorded before adds nothing, so any step can be replayed
+after a crash. Blobs are durable before any row refers to them; a blob whose rows were lost in a
+crash is picked up again when its source replays.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import exc, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mailvault.archive.arrival import Arrival, utcnow
+from mailvault.archive.blobs import BlobStore, sha256_of
+from mailvault.archive.db import Database
+from mailvault.archive.direction import classify
+from mailvault.archive.identity import dedup_key
+from mailvault.archive.models import Attachment, Blob, Message, Participant, Role, Source
+from mailvault.errors import ArchiveError
+from mailvault.mime import ParsedMessage, parse_message
+from mailvault.mime.model import Address, ParseStatus
+
+log = logging.getLogger(__name__)
+
+ParseMap = Callable[[list[bytes]], Iterable[ParsedMessage]]
+
+_RETRIES = 3  # concurrent writers on PostgreSQL can race on a unique key; the loser re-reads
+
+
+class Outcome(StrEnum):
+    NEW = "new"  # a message the archive did not have
+    COPY = "copy"  # other bytes of a message already archived (it came by another route)
+    DUPLICATE = "duplicate"  # these exact bytes were archived before; this arrival is recorded
+    KNOWN = "known"  # this very arrival was recorded before: nothing added
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    archive_id: int
+    sha256: str
+    outcome: Outcome
+    parse_status: ParseStatus | None  # None when the bytes were already archived (not re-parsed)
+    problems: tuple[str, ...] = ()
+
+    @property
+    def flagged(self) -> bool:
+        return self.parse_status is not None and self.parse_status is not ParseStatus.OK
+
+
+@dataclass(slots=True)
+class _Item:
+    arrival: Arrival
+    sha256: str
+    source_key: str
+    parsed: ParsedMessage | None = None
+    dedup_key: str | None = None
+
+
+def parse_in_process(raws: list[bytes]) -> Iterable[ParsedMessage]:
+    return map(parse_message, raws)
+
+
+class Ingestor:
+    """Archives batches of arrivals into a database and a blob store."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        company_domains: Sequence[str] = (),
+        parse_map: ParseMap = parse_in_process,
+        writer_threads: int = 8,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.company_domains = list(company_domains)
+        self.parse_map = parse_map
+        self._writers = ThreadPoolExecutor(writer_threads, thread_name_prefix="blob-writer")
+
+    def close(self) -> None:
+        self._writers.shutdown(wait=True)
+
+    def ingest(self, arrival: Arrival) -> IngestResult:
+        return self.ingest_many([arrival])[0]
+
+    def ingest_many(self, arrivals: Sequence[Arrival]) -> list[IngestResult]:
+        """Archive every arrival; when this returns, all of them are durable."""
+        if not arrivals:
+            return []
+        started = time.monotonic()
+        items = [self._item(arrival) for arrival in arrivals]
+        with self.db.reading() as session:
+            stored = _existing(session, Blob.sha256, {i.sha256 for i in items})
+        fresh = [i for i in items if i.sha256 not in stored]
+        self._parse(fresh)
+        self._store_blobs(fresh)
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self.db.writing() as session:
+                    results = self._record(session, items)
+                break
+            except exc.IntegrityError as error:
+                if attempt == _RETRIES:
+                    raise ArchiveError(f"cannot record messages: {error.orig}") from error
+                log.info("a concurrent writer stored the same message; retrying (%d)", attempt)
+        self._log(items, results, time.monotonic() - started)
+        return results
+
+    def _item(self, arrival: Arrival) -> _Item:
+        sha = sha256_of(arrival.raw)
+        return _Item(arrival, sha, arrival.source.key(sha))
+
+    def _parse(self, items: list[_Item]) -> None:
+        for item, parsed in zip(items, self.parse_map([i.arrival.raw for i in items]), strict=True):
+            item.parsed = parsed
+            item.dedup_key = dedup_key(parsed, item.sha256)
+
+    def _store_blobs(self, items: list[_Item]) -> None:
+        unique = {i.sha256: i.arrival.raw for i in items}
+        # fsync releases the GIL: parallel writers let the file system commit them together.
+        list(self._writers.map(lambda pair: self.blobs.put(*pair), unique.items()))
+
+    def _record(self, session: Session, items: list[_Item]) -> list[IngestResult]:
+        blob_ids = _existing(session, Blob.sha256, {i.sha256 for i in items}, Blob.archive_id)
+        message_ids = _existing(
+            session,
+            Message.dedup_key,
+            {i.dedup_key for i in items if i.dedup_key},
+            Message.archive_id,
+        )
+        known_sources = _existing(session, Source.source_key, {i.source_key for i in items})
+
+        new_messages: dict[str, _Item] = {}
+        for item in items:
+            if item.sha256 in blob_ids or item.dedup_key is None:
+                continue
+            if item.dedup_key not in message_ids and item.dedup_key not in new_messages:
+                new_messages[item.dedup_key] = item
+        message_ids.update(self._insert_messages(session, list(new_messages.values())))
+
+        now = utcnow()
+        results: list[IngestResult] = []
+        blob_rows: list[dict[str, Any]] = []
+        source_rows: list[dict[str, Any]] = []
+        envelope_rows: list[dict[str, Any]] = []
+        for item in items:
+            if item.sha256 in blob_ids:
+                archive_id = blob_ids[item.sha256]
+                outcome = Outcome.DUPLICATE
+            else:
+                assert item.dedup_key is not None, "bytes not yet stored were parsed"
+                archive_id = message_ids[item.dedup_key]
+                is_new = new_messages.get(item.dedup_key) is item
+                outcome = Outcome.NEW if is_new else Outcome.COPY
+                blob_ids[item.sha256] = archive_id
+                blob_rows.append(
+                    {
+                        "sha256": item.sha256,
+                        "archive_id": archive_id,
+                        "size": len(item.arrival.raw),
+                        "stored_size": self.blobs.stored_size(item.sha256),
+                        "stored_at": now,
+                    }
+                )
+            if item.source_key in known_sources:
+                outcome = Outcome.KNOWN
+            else:
+                known_sources[item.source_key] = archive_id
+                source_rows.append(_source_row(item, archive_id))
+                envelope_rows.extend(_envelope_rows(item, archive_id))
+            parsed = item.parsed
+            results.append(
+                IngestResult(
+                    archive_id=archive_id,
+                    sha256=item.sha256,
+                    outcome=outcome,
+                    parse_status=parsed.status if parsed else None,
+                    problems=tuple(parsed.problems) if parsed else (),
+                )
+            )
+        if blob_rows:
+            session.execute(insert(Blob), blob_rows)
+        if source_rows:
+            session.execute(insert(Source), source_rows)
+        if envelope_rows:
+            self._insert_ignoring_duplicates(session, envelope_rows)
+        return results
+
+    def _insert_messages(self, session: Session, items: list[_Item]) -> dict[str, int]:
+        if not items:
+            return {}
+        now = utcnow()
+        rows = [self._message_row(item, now) for item in items]
+        returned = session.execute(
+            insert(Message).returning(Message.dedup_key, Message.archive_id), rows
+        ).all()
+        ids = {key: archive_id for key, archive_id in returned}
+        participant_rows: list[dict[str, Any]] = []
+        attachment_rows: list[dict[str, Any]] = []
+        for item in items:
+            assert item.parsed is not None and item.dedup_key is not None
+            archive_id = ids[item.dedup_key]
+            participant_rows.extend(_participant_rows(item.parsed, archive_id))
+            attachment_rows.extend(
+                {
+                    "archive_id": archive_id,
+                    "position": position,
+                    "filename": a.filename[:1000],
+                    "content_type": a.content_type[:255],
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "inline": a.inline,
+                    "encoding": a.encoding,
+                }
+                for position, a in enumerate(item.parsed.attachments)
+            )
+        if participant_rows:
+            self._insert_ignoring_duplicates(session, participant_rows)
+        if attachment_rows:
+            session.execute(insert(Attachment), attachment_rows)
+        return ids
+
+    def _message_row(self, item: _Item, now: Any) -> dict[str, Any]:
+        parsed = item.parsed
+        assert parsed is not None
+        author = parsed.author
+        source = item.arrival.source
+        recipients = [a.addr for a in (*parsed.to, *parsed.cc, *parsed.bcc)]
+        recipients.extend(source.envelope_to)
+        author_addr = author.addr if author else (source.envelope_from or "")
+        return {
+            "sha256": item.sha256,
+            "size": len(item.arrival.raw),
+            "dedup_key": item.dedup_key,
+            "message_id": parsed.message_id[:998] if parsed.message_id else None,
+            "date": parsed.date,
+            "subject": parsed.subject,
+            "sender_addr": (author.addr if author else "")[:320],
+            "sender_name": author.name if author else "",
+            "direction": classify(author_addr, recipients, self.company_domains).value,
+            "in_reply_to": parsed.in_reply_to[:998] if parsed.in_reply_to else None,
+            "reference_ids": " ".join(parsed.references),
+            "thread_id": None,
+            "attachment_count": sum(1 for a in parsed.attachments if not a.inline),
+            "parse_status": parsed.status.value,
+            "parse_problems": "\n".join(parsed.problems),
+            "archived_at": now,
+        }
+
+    def _insert_ignoring_duplicates(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        # The same address can appear twice in one header, or again in a later arrival.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in rows:
+            unique.setdefault((row["archive_id"], row["role"], row["address"], row["name"]), row)
+        statement = dialect.insert(Participant).on_conflict_do_nothing()
+        session.execute(statement, list(unique.values()))
+
+    def _log(self, items: list[_Item], results: list[IngestResult], seconds: float) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        per_message_ms = seconds * 1000 / len(items)
+        for item, result in zip(items, results, strict=True):
+            source = item.arrival.source
+            log.info(
+                "archived id=%d sha256=%s size=%d source=%s:%s folder=%s outcome=%s status=%s ms=%.1f",
+                result.archive_id,
+                result.sha256[:16],
+                len(item.arrival.raw),
+                source.kind.value,
+                source.origin,
+                source.folder or "-",
+                result.outcome.value,
+                result.parse_status.value if result.parse_status else "-",
+                per_message_ms,
+            )
+
+
+def _existing(
+    session: Session, column: Any, values: set[str], value_column: Any = None
+) -> dict[str, Any]:
+    """{value: value_column} for the values already in the table, looked up in chunks."""
+    found: dict[str, Any] = {}
+    ordered = sorted(values)
+    for start in range(0, len(ordered), 500):  # stay under SQLite's bound-parameter limit
+        chunk = ordered[start : start + 500]
+        wanted = (column, value_column) if value_column is not None else (column, column)
+        for key, value in session.execute(select(*wanted).where(column.in_(chunk))):
+            found[key] = value
+    return found
+
+
+def _participant_rows(parsed: ParsedMessage, archive_id: int) -> list[dict[str, Any]]:
+    groups: list[tuple[Role, list[Address]]] = [
+        (Role.FROM, parsed.from_),
+        (Role.SENDER, parsed.sender),
+        (Role.REPLY_TO, parsed.reply_to),
+        (Role.TO, parsed.to),
+        (Role.CC, parsed.cc),
+        (Role.BCC, parsed.bcc),
+    ]
+    return [
+        _participant(archive_id, role, address.addr, address.name)
+        for role, addresses in groups
+        for address in addresses
+    ]
+
+
+def _envelope_rows(item: _Item, archive_id: int) -> list[dict[str, Any]]:
+    source = item.arrival.source
+    rows = [_participant(archive_id, Role.ENVELOPE_TO, rcpt, "") for rcpt in source.envelope_to]
+    if source.envelope_from:
+        rows.append(_participant(archive_id, Role.ENVELOPE_FROM, source.envelope_from, ""))
+    return rows
+
+
+def _participant(archive_id: int, role: Role, addr: str, name: str) -> dict[str, Any]:
+    addr = addr.lower()[:320]
+    return {
+        "archive_id": archive_id,
+        "role": role.value,
+        "address": addr,
+        "name": name[:500],
+        "domain": addr.rpartition("@")[2][:255] if "@" in addr else "",
+    }
+
+
+def _source_row(item: _Item, archive_id: int) -> dict[str, Any]:
+    source = item.arrival.source
+    detail = dict(source.detail)
+    if source.envelope_from is not None:
+        detail["mail_from"] = source.envelope_from
+    if source.envelope_to:
+        detail["rcpt_to"] = list(source.envelope_to)
+    if source.locator:
+        detail["locator"] = source.locator
+    return {
+        "source_key": item.source_key,
+        "archive_id": archive_id,
+        "sha256": item.sha256,
+        "kind": source.kind.value,
+        "origin": source.origin[:1000],
+        "folder": source.folder[:1000],
+        "owner": source.owner.lower() if source.owner else None,
+        "uidvalidity": source.uidvalidity,
+        "uid": source.uid,
+        "flags": source.flags[:500],
+        "detail": detail,
+        "arrived_at": source.arrived_at,
+    }

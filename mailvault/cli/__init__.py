@@ -1,0 +1,42 @@
+"""The `mailvault` command: one group, a module of subcommands per area; errors are one line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mailvault.cli.context import cli
+from mailvault.cli.db import db
+from mailvault.cli.imports import import_
+from mailvault.cli.messages import export, show, status, verify
+from mailvault.errors import MailvaultError
+
+cli.add_command(db)
+cli.add_command(import_)
+cli.add_command(show)
+cli.add_command(export)
+cli.add_command(verify)
+cli.add_command(status)
+
+
+def main() -> None:
+    """Entry point: expected failures print `mailvault: error: …` and exit 1, without a traceback."""
+    try:
+        cli.main(standalone_mode=False, prog_name="mailvault")
+    except MailvaultError as exc:
+        click.echo(f"mailvault: error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("mailvault: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("mailvault: interrupted; work already acknowledged is kept", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)  # `mailvault export … | head` is fine

@@ -1,0 +1,178 @@
+"""`mailvault show|export|verify|status`: get messages back and prove the archive is intact."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select
+
+from mailvault.archive import lookup
+from mailvault.archive.export import write_mbox
+from mailvault.archive.migrate import current_revision
+from mailvault.archive.models import Blob, Message, Source
+from mailvault.archive.verify import count_blobs, verify as verify_archive
+from mailvault.cli.context import State, pass_state, print_json
+from mailvault.mime import parse_message
+
+
+@click.command()
+@click.argument("message")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON (with the body text).")
+@pass_state
+def show(state: State, message: str, as_json: bool) -> None:
+    """Show a message: headers, text, attachments and every arrival.
+
+    MESSAGE is an archive id, a SHA-256 (or a unique prefix), or a Message-ID.
+    """
+    with state.archive() as archive:
+        ref = lookup.resolve(archive.db, message)
+        record = lookup.load(archive.db, ref.archive_id)
+        parsed = parse_message(archive.blobs.get(ref.sha256))
+    data = record.as_dict()
+    data["shown_copy"] = ref.sha256
+    data["text"] = parsed.text
+    if as_json:
+        print_json(data)
+        return
+    out = [f"Message {data['archive_id']}   copy {ref.sha256}"]
+    out.append(f"Date:        {data['date'] or '(none)'}")
+    for role in ("from", "sender", "reply_to", "to", "cc", "bcc", "envelope_from", "envelope_to"):
+        people = [p for p in data["participants"] if p["role"] == role]
+        if people:
+            shown = ", ".join(f"{p['name']} <{p['address']}>" if p["name"] else p["address"] for p in people)
+            out.append(f"{role.replace('_', '-').capitalize() + ':':<12} {shown}")
+    out.append(f"Subject:     {data['subject']}")
+    out.append(f"Message-ID:  {data['message_id'] or '(none)'}")
+    out.append(f"Direction:   {data['direction']}    parse status: {data['parse_status']}")
+    for problem in data["parse_problems"]:
+        out.append(f"  problem:   {problem}")
+    if data["attachments"]:
+        out.append(f"Attachments ({data['attachment_count']}):")
+        for a in data["attachments"]:
+            kind = f" [{a['encoding']}]" if a["encoding"] != "mime" else ""
+            inline = " inline" if a["inline"] else ""
+            out.append(f"  {a['filename'] or '(no name)'}  {a['content_type']}  {a['size']:,} bytes{inline}{kind}")
+    out.append(f"Arrivals ({len(data['sources'])}):")
+    for s in data["sources"]:
+        where = s["origin"] + (f" [{s['folder']}]" if s["folder"] else "")
+        owner = f" owner={s['owner']}" if s["owner"] else ""
+        out.append(f"  {s['arrived_at']} {s['kind']} {where}{owner}")
+    if len(data["copies"]) > 1:
+        out.append(f"Stored copies: {', '.join(c['sha256'][:16] for c in data['copies'])}")
+    out.append("")
+    out.append(parsed.text)
+    click.echo("\n".join(out))
+
+
+@click.command()
+@click.argument("messages", nargs=-1, required=True)
+@click.option("--mbox", "mbox_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Append the messages to this mbox file (mboxrd: body lines starting 'From ' get '>').")
+@click.option("--dir", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write each message to DIR/<sha256>.eml, byte for byte.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the one message to this file instead of standard output.")
+@pass_state
+def export(
+    state: State, messages: tuple[str, ...], mbox_file: Path | None, out_dir: Path | None, output: Path | None
+) -> None:
+    """Export the exact original bytes of archived messages.
+
+    One MESSAGE goes to standard output unless an option names a file or folder; several need
+    --mbox or --dir. Every export is exactly the bytes received (--mbox adds only the mbox framing).
+    """
+    if sum(x is not None for x in (mbox_file, out_dir, output)) > 1:
+        raise click.UsageError("choose one of --mbox, --dir and -o")
+    if len(messages) > 1 and mbox_file is None and out_dir is None:
+        raise click.UsageError("several messages need --mbox FILE or --dir DIR")
+    with state.archive() as archive:
+        refs = [lookup.resolve(archive.db, m) for m in messages]
+        if mbox_file is not None:
+            with mbox_file.open("ab") as handle:
+                write_mbox(handle, ((archive.blobs.get(r.sha256), r) for r in refs))
+        elif out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for ref in refs:
+                (out_dir / f"{ref.sha256}.eml").write_bytes(archive.blobs.get(ref.sha256))
+        elif output is not None:
+            output.write_bytes(archive.blobs.get(refs[0].sha256))
+        else:
+            sys.stdout.buffer.write(archive.blobs.get(refs[0].sha256))
+            sys.stdout.buffer.flush()
+    if mbox_file is not None or out_dir is not None:
+        click.echo(f"exported {len(refs)} message(s) to {mbox_file or out_dir}", err=True)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@pass_state
+def verify(state: State, as_json: bool, progress: bool | None) -> None:
+    """Re-hash every stored message and report anything missing or altered (exit 1 if so)."""
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    started = time.monotonic()
+    with state.archive() as archive:
+        total = count_blobs(archive.db)
+        bar = Progress(
+            TextColumn("[bold]verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            disable=not show_progress,
+        )
+        with bar:
+            task = bar.add_task("verify", total=total)
+            report = verify_archive(archive.db, archive.blobs, on_checked=lambda n: bar.advance(task, n))
+    seconds = time.monotonic() - started
+    if as_json:
+        print_json({
+            "checked": report.checked,
+            "ok": report.ok,
+            "seconds": round(seconds, 3),
+            "findings": [{"sha256": f.sha256, "problem": f.problem.value, "detail": f.detail}
+                         for f in report.findings],
+        })
+    else:
+        for finding in report.findings:
+            click.echo(f"{finding.problem.value}: {finding.sha256}: {finding.detail}")
+        verdict = "intact" if report.ok else "PROBLEMS FOUND"
+        click.echo(f"checked {report.checked:,} stored messages in {seconds:.1f}s: {verdict}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """What the archive holds and where it lives."""
+    settings = state.settings
+    with state.archive() as archive, archive.db.reading() as session:
+        messages = int(session.scalar(select(func.count()).select_from(Message)) or 0)
+        flagged = int(session.scalar(select(func.count()).where(Message.parse_status != "ok")) or 0)
+        copies, raw, stored = session.execute(
+            select(func.count(), func.coalesce(func.sum(Blob.size), 0), func.coalesce(func.sum(Blob.stored_size), 0))
+        ).one()
+        by_kind = dict(session.execute(select(Source.kind, func.count()).group_by(Source.kind)).tuples().all())
+        revision = current_revision(archive.db)
+        data = {
+            "database": archive.db.safe_url,
+            "schema_revision": revision,
+            "blob_store": str(settings.archive.resolved_blob_dir.absolute()),
+            "messages": messages,
+            "flagged": flagged,
+            "stored_copies": int(copies),
+            "arrivals": by_kind,
+            "raw_bytes": int(raw),
+            "stored_bytes": int(stored),
+        }
+    if as_json:
+        print_json(data)
+        return
+    ratio = f" ({data['stored_bytes'] / data['raw_bytes']:.2f} of raw)" if data["raw_bytes"] else ""
+    click.echo(f"database:    {data['database']} (schema {revision})")
+    click.echo(f"blob store:  {data['blob_store']}")
+    click.echo(f"messages:    {messages:,} ({flagged:,} flagged), {int(copies):,} stored copies")
+    click.echo(f"arrivals:    " + (", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())) or "none"))
+    click.echo(f"size:        {int(raw):,} bytes received, {int(stored):,} stored{ratio}")

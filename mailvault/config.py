@@ -1,0 +1,181 @@
+"""Every option mailvault has: pydantic-settings models, one table each in the TOML file.
+
+Precedence, highest first: command-line flags, `MAILVAULT_SECTION__KEY` environment variables,
+the TOML file (`--config`, `$MAILVAULT_CONFIG`, `/etc/mailvault/config.toml`), the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from mailvault.errors import ConfigError
+
+SYSTEM_CONFIG = Path("/etc/mailvault/config.toml")
+ENV_PREFIX = "MAILVAULT_"
+
+_toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ArchiveSettings(_Section):
+    data_dir: Path = Field(
+        Path("data"),
+        description="Folder for everything mailvault keeps; relative paths are from the working directory.",
+    )
+    database_url: str = Field(
+        "",
+        description=(
+            "SQLAlchemy URL of the metadata database; empty means SQLite at "
+            "<data_dir>/mailvault.sqlite3. PostgreSQL: postgresql+psycopg://user@host/db"
+        ),
+    )
+    blob_dir: Path | None = Field(
+        None, description="Folder of the raw message store; unset means <data_dir>/blobs."
+    )
+    compression_level: int = Field(
+        6, ge=1, le=22, description="zstd level for stored messages (1 fastest, 22 smallest)."
+    )
+    company_domains: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Mail domains of the company, e.g. [\"example.com\"]; decides whether a message is "
+            "inbound, outbound or internal. Sub-domains are included."
+        ),
+    )
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mailvault.sqlite3').absolute()}"
+
+
+class IngestSettings(_Section):
+    batch_size: int = Field(
+        200, ge=1, le=10_000, description="Messages written per database transaction on import."
+    )
+    parse_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that parse MIME during import; 0 means one per CPU, 1 parses in-process.",
+    )
+    max_message_size: int = Field(
+        200 * 1024 * 1024,
+        ge=1024,
+        description="Largest message in bytes an import reads; larger files are reported, not stored.",
+    )
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level written to the log (stderr, or the journal under systemd)."
+    )
+
+
+class Settings(BaseSettings):
+    """The loaded configuration; code receives it as `settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_path.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def find_config_file(explicit: Path | None) -> Path | None:
+    """The TOML file to read: `--config`, else `$MAILVAULT_CONFIG`, else the system file if present."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get("MAILVAULT_CONFIG")
+    if from_env:
+        return Path(from_env)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate the configuration, raising ConfigError with one readable line."""
+    path = find_config_file(config_file)
+    if path is not None:
+        _check_readable_toml(path)
+    token = _toml_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    finally:
+        _toml_path.reset(token)
+
+
+def _check_readable_toml(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create it or drop --config") from None
+    except PermissionError:
+        raise ConfigError(f"config file {path} is not readable by this user") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    """First validation error as `where: [section] key = value: reason`."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    env_name = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    if env_name in os.environ:
+        where = f"environment variable {env_name}"
+    elif path is not None:
+        where = f"config file {path}"
+    else:
+        where = "configuration"
+    if len(loc) > 1:
+        key = f"[{'.'.join(loc[:-1])}] {loc[-1]}"
+    else:
+        key = loc[0] if loc else "?"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    reason = error["msg"]
+    if error["type"] == "extra_forbidden":
+        reason = "unknown option (see config.example.toml for the valid ones)"
+    return f"{where}: {key}{shown}: {reason}"

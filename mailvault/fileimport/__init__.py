@@ -1,0 +1,1 @@
+"""Import of mail files from disk (mbox, Maildir, single messages) through the ingest path."""

@@ -1,0 +1,1 @@
+"""IMAP import and continuous sync of employee mailboxes."""
