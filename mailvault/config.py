@@ -6,6 +6,7 @@ the TOML file (`--config`, `$MAILVAULT_CONFIG`, `/etc/mailvault/config.toml`), t
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from contextvars import ContextVar
@@ -179,3 +180,47 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
     if error["type"] == "extra_forbidden":
         reason = "unknown option (see config.example.toml for the valid ones)"
     return f"{where}: {key}{shown}: {reason}"
+
+
+def example_toml() -> str:
+    """config.example.toml: every option at its default, with its description."""
+    lines = [
+        "# mailvault configuration: every option, at its default.",
+        "# Copy to /etc/mailvault/config.toml (or pass --config) and change what you need.",
+        "# Any option can also be set as MAILVAULT_<SECTION>__<KEY>, e.g. MAILVAULT_ARCHIVE__DATA_DIR.",
+    ]
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines += ["", f"[{section}]"]
+        defaults = model()
+        for key, option in model.model_fields.items():
+            for chunk in _wrap(option.description or ""):
+                lines.append(f"# {chunk}")
+            value = getattr(defaults, key)
+            lines.append(f"{key} = {_toml_value(value)}" if value is not None else f"# {key} =")
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str, width: int = 96) -> list[str]:
+    out: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*out, line] if line else out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)

@@ -32,6 +32,11 @@ def make_engine(url: str) -> Engine:
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
+    except exc.NoSuchModuleError as error:
+        raise ArchiveError(
+            f"[archive] database_url {parsed.render_as_string(hide_password=True)!r} is not a "
+            "database URL mailvault supports (sqlite:///PATH or postgresql+psycopg://...)"
+        ) from error
     except ModuleNotFoundError as error:
         raise ArchiveError(
             f"no driver for {parsed.get_backend_name()}: install mailvault[postgresql]"
@@ -74,19 +79,19 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with self._translate(), self._sessions() as session:
+        with self.translate_errors(), self._sessions() as session:
             yield session
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A transaction that commits on success; on SQLite it holds the write lock throughout."""
-        with self._translate(), self.engine.connect() as conn:
+        with self.translate_errors(), self.engine.connect() as conn:
             conn = conn.execution_options(write=True)
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
 
     @contextmanager
-    def _translate(self) -> Iterator[None]:
+    def translate_errors(self) -> Iterator[None]:
         try:
             yield
         except exc.OperationalError as error:

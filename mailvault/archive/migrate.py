@@ -40,12 +40,13 @@ def head_revision(db: Database) -> str:
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
+    with db.translate_errors(), db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    command.upgrade(alembic_config(db), revision)
+    with db.translate_errors():
+        command.upgrade(alembic_config(db), revision)
 
 
 def ensure_schema(db: Database, *, create: bool = True) -> None:
@@ -55,7 +56,8 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
     if current == head:
         return
     if current is None:
-        tables = inspect(db.engine).get_table_names()
+        with db.translate_errors():
+            tables = inspect(db.engine).get_table_names()
         if tables:
             raise SchemaError(
                 f"database {db.safe_url} has tables but no mailvault schema version; "

@@ -1,19 +1,24 @@
 """mbox files, read as a stream: memory stays flat however large the file.
 
-A message starts at a `From ` line at the top of the file or after an empty line (the escaping
-every mbox writer applies makes other `From ` lines safe to ignore). The stored bytes are exactly
+A message starts at a `From ` line at the top of the file or after an empty line, and only if
+it looks like a real separator (`From sender date-with-time`): sloppy writers leave body lines
+such as "From the factory: ..." unescaped, and those must not split a message. The stored bytes are exactly
 those between separators: the `From ` line itself is recorded as arrival detail, and `>From`
 escapes are kept as found (which variant of mbox quoting a writer used cannot be known).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from mailvault.archive.arrival import Arrival, SourceInfo
 from mailvault.archive.models import SourceKind
 from mailvault.fileimport.reader import Found, Item, Unreadable
+
+# "From " sender, then a date containing a time: `From MAILER-DAEMON Fri Jul  8 12:08:34 2011`.
+_SEPARATOR = re.compile(rb"^From \S+ +.*\d{1,2}:\d{2}")
 
 
 class MboxReader:
@@ -45,7 +50,7 @@ class MboxReader:
         previous_blank = True
         for line in handle:  # type: ignore[attr-defined]
             assert isinstance(line, bytes)
-            if line.startswith(b"From ") and previous_blank:
+            if previous_blank and _SEPARATOR.match(line):
                 if from_line or lines:
                     yield self._finish(lines, size, start, from_line, oversize, offset - start)
                 lines, size, oversize = [], 0, False

@@ -1,0 +1,134 @@
+"""The `mailvault` command end to end, as an operator runs it (a real subprocess each time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.mailfactory import make_message
+
+
+def mailvault(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mailvault", "--data-dir", str(tmp_path / "data"), *args],
+        capture_output=True,
+        cwd=tmp_path,
+        env=environ,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def mail_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "a.eml").write_bytes(
+        make_message(subject="询价 RFQ", message_id="<rfq-1@kunde.de>", sender="Hans <hans@kunde.de>")
+    )
+    (folder / "b.eml").write_bytes(make_message(subject="报价 Quotation"))
+    return folder
+
+
+def test_import_show_export_verify(tmp_path: Path, mail_dir: Path) -> None:
+    done = mailvault(tmp_path, "import", "eml", str(mail_dir), "--json", "--owner", "li.na@huaqiang-elec.com.cn")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["new"], summary["failed"]) == (2, 0)
+
+    again = mailvault(tmp_path, "import", "eml", str(mail_dir), "--json")
+    assert json.loads(again.stdout)["already_imported"] == 2
+
+    shown = mailvault(tmp_path, "show", "<rfq-1@kunde.de>", "--json")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["subject"] == "询价 RFQ"
+    assert record["sources"][0]["owner"] == "li.na@huaqiang-elec.com.cn"
+
+    human = mailvault(tmp_path, "show", str(record["archive_id"]))
+    assert "询价 RFQ" in human.stdout.decode()
+
+    exported = mailvault(tmp_path, "export", record["sha256"][:12])
+    assert exported.stdout == (mail_dir / "a.eml").read_bytes()
+
+    out = tmp_path / "out"
+    mailvault(tmp_path, "export", "1", "2", "--dir", str(out))
+    assert sorted(p.read_bytes() for p in out.iterdir()) == sorted(
+        p.read_bytes() for p in mail_dir.iterdir()
+    )
+
+    verified = mailvault(tmp_path, "verify", "--json")
+    assert verified.returncode == 0
+    assert json.loads(verified.stdout)["checked"] == 2
+
+    status = json.loads(mailvault(tmp_path, "status", "--json").stdout)
+    assert (status["messages"], status["arrivals"]) == (2, {"file": 2})
+
+
+def test_verify_exits_nonzero_when_a_blob_was_altered(tmp_path: Path, mail_dir: Path) -> None:
+    mailvault(tmp_path, "import", "eml", str(mail_dir))
+    blob = next((tmp_path / "data" / "blobs").rglob("*.zst"))
+    blob.chmod(0o600)
+    blob.write_bytes(blob.read_bytes()[:-4] + b"\x00\x00\x00\x00")
+    done = mailvault(tmp_path, "verify")
+    assert done.returncode == 1
+    assert b"PROBLEMS FOUND" in done.stdout
+
+
+def test_export_to_mbox_reimports_as_the_same_messages(tmp_path: Path, mail_dir: Path) -> None:
+    mailvault(tmp_path, "import", "eml", str(mail_dir))
+    mbox = tmp_path / "out.mbox"
+    assert mailvault(tmp_path, "export", "1", "2", "--mbox", str(mbox)).returncode == 0
+    again = mailvault(tmp_path, "import", "mbox", str(mbox), "--json")
+    summary = json.loads(again.stdout)
+    assert summary["new"] == 0
+    assert summary["copies"] + summary["duplicates"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "999"], "no archived message matches '999'"),
+        (["--database-url", "nonsense://", "status"], "is not a database URL"),
+        (["--database-url", "postgresql+psycopg://u@127.0.0.1:1/x", "status"], "database unavailable"),
+    ],
+)
+def test_expected_failures_are_one_line_without_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = mailvault(tmp_path, *args)
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert message in err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1
+    assert errors[0].startswith("mailvault: error: ")
+
+
+def test_bad_config_names_file_key_and_value(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[archive]\ncompression_level = 99\n")
+    done = mailvault(tmp_path, "--config", str(config), "status")
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        f"mailvault: error: config file {config}: [archive] compression_level = 99: "
+        "Input should be less than or equal to 22\n"
+    )
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        [], ["import"], ["import", "mbox"], ["import", "maildir"], ["import", "eml"], ["show"],
+        ["export"], ["verify"], ["status"], ["db"], ["db", "upgrade"], ["db", "current"],
+    ):
+        done = mailvault(tmp_path, *command, "--help")
+        assert done.returncode == 0, (command, done.stderr)
+        assert b"Usage: mailvault" in done.stdout
