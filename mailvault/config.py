@@ -54,7 +54,7 @@ class ArchiveSettings(_Section):
     company_domains: list[str] = Field(
         default_factory=list,
         description=(
-            "Mail domains of the company, e.g. [\"example.com\"]; decides whether a message is "
+            'Mail domains of the company, e.g. ["example.com"]; decides whether a message is '
             "inbound, outbound or internal. Sub-domains are included."
         ),
     )
@@ -89,7 +89,8 @@ class IngestSettings(_Section):
 
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Lowest level written to the log (stderr, or the journal under systemd)."
+        "INFO",
+        description="Lowest level written to the log (stderr, or the journal under systemd).",
     )
 
 
@@ -103,9 +104,9 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -170,10 +171,7 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         where = f"config file {path}"
     else:
         where = "configuration"
-    if len(loc) > 1:
-        key = f"[{'.'.join(loc[:-1])}] {loc[-1]}"
-    else:
-        key = loc[0] if loc else "?"
+    key = f"[{'.'.join(loc[:-1])}] {loc[-1]}" if len(loc) > 1 else (loc[0] if loc else "?")
     value = error.get("input")
     shown = "" if isinstance(value, dict) else f" = {value!r}"
     reason = error["msg"]
@@ -191,7 +189,8 @@ def example_toml() -> str:
     ]
     for section, field in Settings.model_fields.items():
         model = field.annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"[{section}] must be a model")  # a programming error, not config
         lines += ["", f"[{section}]"]
         defaults = model()
         for key, option in model.model_fields.items():

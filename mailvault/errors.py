@@ -50,9 +50,7 @@ class DeliveryError(MailvaultError):
 class ImapSyncError(MailvaultError):
     """An IMAP import failed for one account, folder or message."""
 
-    def __init__(
-        self, message: str, *, account: str = "", folder: str = "", uid: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, account: str = "", folder: str = "", uid: int | None = None) -> None:
         super().__init__(message)
         self.account = account
         self.folder = folder

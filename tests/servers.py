@@ -47,13 +47,34 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     run = [*_as_user(user)]
     subprocess.run(
-        [*run, str(bindir / "initdb"), "--no-sync", "-A", "trust", "-U", "postgres", "-D", str(datadir)],
+        [
+            *run,
+            str(bindir / "initdb"),
+            "--no-sync",
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-D",
+            str(datadir),
+        ],
         check=True,
         capture_output=True,
     )
     options = f"-p {port} -k {base} -c fsync=off -c listen_addresses=127.0.0.1 -c max_connections=200"
     subprocess.run(
-        [*run, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(base / "log"), "-w", "start"],
+        [
+            *run,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )

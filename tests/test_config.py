@@ -19,13 +19,16 @@ def test_defaults_need_no_file() -> None:
     assert settings.archive.resolved_blob_dir == Path("data/blobs")
 
 
-def test_precedence_flag_over_environment_over_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_precedence_flag_over_environment_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "config.toml"
-    config.write_text('[archive]\ndata_dir = "/from/file"\ncompression_level = 9\n[ingest]\nbatch_size = 50\n')
+    config.write_text(
+        '[archive]\ndata_dir = "/from/file"\ncompression_level = 9\n[ingest]\nbatch_size = 50\n'
+    )
     settings = load_settings(config)
-    assert (settings.archive.data_dir, settings.archive.compression_level) == (Path("/from/file"), 9)
+    assert (settings.archive.data_dir, settings.archive.compression_level) == (
+        Path("/from/file"),
+        9,
+    )
 
     monkeypatch.setenv("MAILVAULT_ARCHIVE__DATA_DIR", "/from/env")
     settings = load_settings(config)
@@ -47,7 +50,10 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("[archive]\ncompression_level = 0\n", "[archive] compression_level = 0: Input should be greater"),
+        (
+            "[archive]\ncompression_level = 0\n",
+            "[archive] compression_level = 0: Input should be greater",
+        ),
         ("[archive]\ncompresion_level = 3\n", "[archive] compresion_level = 3: unknown option"),
         ("[nonsense]\nx = 1\n", "nonsense"),
         ("[archive\n", "is not valid TOML"),

@@ -95,7 +95,9 @@ class Database:
         try:
             yield
         except exc.OperationalError as error:
-            raise ArchiveError(f"database unavailable ({_first_line(error)}); check {self.safe_url}") from error
+            raise ArchiveError(
+                f"database unavailable ({_first_line(error)}); check {self.safe_url}"
+            ) from error
         except exc.DBAPIError as error:
             if isinstance(error, exc.IntegrityError):
                 raise

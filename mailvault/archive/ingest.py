@@ -160,9 +160,9 @@ class Ingestor:
                 archive_id = blob_ids[item.sha256]
                 outcome = Outcome.DUPLICATE
             else:
-                assert item.dedup_key is not None, "bytes not yet stored were parsed"
-                archive_id = message_ids[item.dedup_key]
-                is_new = new_messages.get(item.dedup_key) is item
+                key = _parsed(item)[1]
+                archive_id = message_ids[key]
+                is_new = new_messages.get(key) is item
                 outcome = Outcome.NEW if is_new else Outcome.COPY
                 blob_ids[item.sha256] = archive_id
                 blob_rows.append(
@@ -210,9 +210,9 @@ class Ingestor:
         participant_rows: list[dict[str, Any]] = []
         attachment_rows: list[dict[str, Any]] = []
         for item in items:
-            assert item.parsed is not None and item.dedup_key is not None
-            archive_id = ids[item.dedup_key]
-            participant_rows.extend(_participant_rows(item.parsed, archive_id))
+            parsed, key = _parsed(item)
+            archive_id = ids[key]
+            participant_rows.extend(_participant_rows(parsed, archive_id))
             attachment_rows.extend(
                 {
                     "archive_id": archive_id,
@@ -224,7 +224,7 @@ class Ingestor:
                     "inline": a.inline,
                     "encoding": a.encoding,
                 }
-                for position, a in enumerate(item.parsed.attachments)
+                for position, a in enumerate(parsed.attachments)
             )
         if participant_rows:
             self._insert_ignoring_duplicates(session, participant_rows)
@@ -233,8 +233,7 @@ class Ingestor:
         return ids
 
     def _message_row(self, item: _Item, now: Any) -> dict[str, Any]:
-        parsed = item.parsed
-        assert parsed is not None
+        parsed, key = _parsed(item)
         author = parsed.author
         source = item.arrival.source
         recipients = [a.addr for a in (*parsed.to, *parsed.cc, *parsed.bcc)]
@@ -243,7 +242,7 @@ class Ingestor:
         return {
             "sha256": item.sha256,
             "size": len(item.arrival.raw),
-            "dedup_key": item.dedup_key,
+            "dedup_key": key,
             "message_id": parsed.message_id[:998] if parsed.message_id else None,
             "date": parsed.date,
             "subject": parsed.subject,
@@ -288,9 +287,14 @@ class Ingestor:
             )
 
 
-def _existing(
-    session: Session, column: Any, values: set[str], value_column: Any = None
-) -> dict[str, Any]:
+def _parsed(item: _Item) -> tuple[ParsedMessage, str]:
+    """Parse result and key of an item whose bytes were new (those, and only those, are parsed)."""
+    if item.parsed is None or item.dedup_key is None:
+        raise RuntimeError(f"internal error: message {item.sha256} was not parsed")
+    return item.parsed, item.dedup_key
+
+
+def _existing(session: Session, column: Any, values: set[str], value_column: Any = None) -> dict[str, Any]:
     """{value: value_column} for the values already in the table, looked up in chunks."""
     found: dict[str, Any] = {}
     ordered = sorted(values)

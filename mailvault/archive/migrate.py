@@ -35,7 +35,8 @@ def alembic_config(db: Database) -> Config:
 
 def head_revision(db: Database) -> str:
     head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
-    assert head is not None, "migrations/ holds no revision"
+    if head is None:
+        raise SchemaError("the migrations folder holds no revision; reinstall mailvault")
     return head
 
 

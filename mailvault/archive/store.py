@@ -22,9 +22,7 @@ class Archive:
         except BaseException:
             self.db.dispose()
             raise
-        self.blobs = LocalBlobStore(
-            settings.archive.resolved_blob_dir, settings.archive.compression_level
-        )
+        self.blobs = LocalBlobStore(settings.archive.resolved_blob_dir, settings.archive.compression_level)
         self.ingestor = Ingestor(
             self.db,
             self.blobs,

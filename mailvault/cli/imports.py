@@ -42,19 +42,29 @@ def import_() -> None:
 
 
 @import_.command("mbox")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @_with_common
 @pass_state
 def import_mbox(
     state: State, files: tuple[Path, ...], owner: str | None, as_json: bool, progress: bool | None
 ) -> None:
     """Import every message of one or more mbox FILES."""
-    _run(state, lambda paths, o, limit: [MboxReader(p, owner=o, max_message_size=limit) for p in paths],
-         list(files), owner, as_json, progress)
+    _run(
+        state,
+        lambda paths, o, limit: [MboxReader(p, owner=o, max_message_size=limit) for p in paths],
+        list(files),
+        owner,
+        as_json,
+        progress,
+    )
 
 
 @import_.command("maildir")
-@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 @_with_common
 @pass_state
 def import_maildir(
@@ -66,8 +76,14 @@ def import_maildir(
             is_maildir(c) for c in directory.iterdir() if c.name.startswith(".")
         ):
             raise click.BadParameter(f"{directory} is not a Maildir (no cur/ or new/ inside)")
-    _run(state, lambda paths, o, limit: [MaildirReader(p, owner=o, max_message_size=limit) for p in paths],
-         list(dirs), owner, as_json, progress)
+    _run(
+        state,
+        lambda paths, o, limit: [MaildirReader(p, owner=o, max_message_size=limit) for p in paths],
+        list(dirs),
+        owner,
+        as_json,
+        progress,
+    )
 
 
 @import_.command("eml")
@@ -78,8 +94,14 @@ def import_eml(
     state: State, paths: tuple[Path, ...], owner: str | None, as_json: bool, progress: bool | None
 ) -> None:
     """Import single-message files, or every message file below folders (recursively)."""
-    _run(state, lambda p, o, limit: [EmlReader(p, owner=o, max_message_size=limit)],
-         list(paths), owner, as_json, progress)
+    _run(
+        state,
+        lambda p, o, limit: [EmlReader(p, owner=o, max_message_size=limit)],
+        list(paths),
+        owner,
+        as_json,
+        progress,
+    )
 
 
 def _run(
@@ -96,7 +118,10 @@ def _run(
         # The bar shows what the per-message log lines would; warnings still come through.
         logging.getLogger("mailvault.archive.ingest").setLevel(logging.WARNING)
     readers = make_readers(paths, owner, settings.ingest.max_message_size)
-    with parse_pool(settings.ingest.parse_workers) as parse_map, state.archive(parse_map) as archive:
+    with (
+        parse_pool(settings.ingest.parse_workers) as parse_map,
+        state.archive(parse_map) as archive,
+    ):
         summary = run_import(
             archive.ingestor,
             readers,

@@ -14,7 +14,8 @@ from mailvault.archive import lookup
 from mailvault.archive.export import write_mbox
 from mailvault.archive.migrate import current_revision
 from mailvault.archive.models import Blob, Message, Source
-from mailvault.archive.verify import count_blobs, verify as verify_archive
+from mailvault.archive.verify import count_blobs
+from mailvault.archive.verify import verify as verify_archive
 from mailvault.cli.context import State, pass_state, print_json
 from mailvault.mime import parse_message
 
@@ -55,7 +56,9 @@ def show(state: State, message: str, as_json: bool) -> None:
         for a in data["attachments"]:
             kind = f" [{a['encoding']}]" if a["encoding"] != "mime" else ""
             inline = " inline" if a["inline"] else ""
-            out.append(f"  {a['filename'] or '(no name)'}  {a['content_type']}  {a['size']:,} bytes{inline}{kind}")
+            out.append(
+                f"  {a['filename'] or '(no name)'}  {a['content_type']}  {a['size']:,} bytes{inline}{kind}"
+            )
     out.append(f"Arrivals ({len(data['sources'])}):")
     for s in data["sources"]:
         where = s["origin"] + (f" [{s['folder']}]" if s["folder"] else "")
@@ -70,15 +73,31 @@ def show(state: State, message: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("messages", nargs=-1, required=True)
-@click.option("--mbox", "mbox_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Append the messages to this mbox file (mboxrd: body lines starting 'From ' get '>').")
-@click.option("--dir", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write each message to DIR/<sha256>.eml, byte for byte.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the one message to this file instead of standard output.")
+@click.option(
+    "--mbox",
+    "mbox_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append the messages to this mbox file (mboxrd: body lines starting 'From ' get '>').",
+)
+@click.option(
+    "--dir",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each message to DIR/<sha256>.eml, byte for byte.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the one message to this file instead of standard output.",
+)
 @pass_state
 def export(
-    state: State, messages: tuple[str, ...], mbox_file: Path | None, out_dir: Path | None, output: Path | None
+    state: State,
+    messages: tuple[str, ...],
+    mbox_file: Path | None,
+    out_dir: Path | None,
+    output: Path | None,
 ) -> None:
     """Export the exact original bytes of archived messages.
 
@@ -118,7 +137,10 @@ def verify(state: State, as_json: bool, progress: bool | None) -> None:
     with state.archive() as archive:
         total = count_blobs(archive.db)
         bar = Progress(
-            TextColumn("[bold]verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("[bold]verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
             disable=not show_progress,
         )
         with bar:
@@ -126,13 +148,17 @@ def verify(state: State, as_json: bool, progress: bool | None) -> None:
             report = verify_archive(archive.db, archive.blobs, on_checked=lambda n: bar.advance(task, n))
     seconds = time.monotonic() - started
     if as_json:
-        print_json({
-            "checked": report.checked,
-            "ok": report.ok,
-            "seconds": round(seconds, 3),
-            "findings": [{"sha256": f.sha256, "problem": f.problem.value, "detail": f.detail}
-                         for f in report.findings],
-        })
+        print_json(
+            {
+                "checked": report.checked,
+                "ok": report.ok,
+                "seconds": round(seconds, 3),
+                "findings": [
+                    {"sha256": f.sha256, "problem": f.problem.value, "detail": f.detail}
+                    for f in report.findings
+                ],
+            }
+        )
     else:
         for finding in report.findings:
             click.echo(f"{finding.problem.value}: {finding.sha256}: {finding.detail}")
@@ -152,9 +178,15 @@ def status(state: State, as_json: bool) -> None:
         messages = int(session.scalar(select(func.count()).select_from(Message)) or 0)
         flagged = int(session.scalar(select(func.count()).where(Message.parse_status != "ok")) or 0)
         copies, raw, stored = session.execute(
-            select(func.count(), func.coalesce(func.sum(Blob.size), 0), func.coalesce(func.sum(Blob.stored_size), 0))
+            select(
+                func.count(),
+                func.coalesce(func.sum(Blob.size), 0),
+                func.coalesce(func.sum(Blob.stored_size), 0),
+            )
         ).one()
-        by_kind = dict(session.execute(select(Source.kind, func.count()).group_by(Source.kind)).tuples().all())
+        by_kind = dict(
+            session.execute(select(Source.kind, func.count()).group_by(Source.kind)).tuples().all()
+        )
         revision = current_revision(archive.db)
         data = {
             "database": archive.db.safe_url,
@@ -170,9 +202,9 @@ def status(state: State, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    ratio = f" ({data['stored_bytes'] / data['raw_bytes']:.2f} of raw)" if data["raw_bytes"] else ""
+    ratio = f" ({int(stored) / int(raw):.2f} of raw)" if raw else ""
     click.echo(f"database:    {data['database']} (schema {revision})")
     click.echo(f"blob store:  {data['blob_store']}")
     click.echo(f"messages:    {messages:,} ({flagged:,} flagged), {int(copies):,} stored copies")
-    click.echo(f"arrivals:    " + (", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())) or "none"))
+    click.echo("arrivals:    " + (", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())) or "none"))
     click.echo(f"size:        {int(raw):,} bytes received, {int(stored):,} stored{ratio}")

@@ -69,7 +69,14 @@ class MaildirReader:
 
 def _flags(info: str) -> str:
     """Maildir info letters as IMAP flags (D=Draft F=Flagged P=Passed R=Answered S=Seen T=Deleted)."""
-    names = {"D": "\\Draft", "F": "\\Flagged", "P": "$Forwarded", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
+    names = {
+        "D": "\\Draft",
+        "F": "\\Flagged",
+        "P": "$Forwarded",
+        "R": "\\Answered",
+        "S": "\\Seen",
+        "T": "\\Deleted",
+    }
     return " ".join(names[c] for c in info if c in names)
 
 

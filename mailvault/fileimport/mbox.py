@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from mailvault.archive.arrival import Arrival, SourceInfo
 from mailvault.archive.models import SourceKind
@@ -40,7 +41,7 @@ class MboxReader:
         with handle:
             yield from self._split(handle)
 
-    def _split(self, handle: object) -> Iterator[Item]:
+    def _split(self, handle: BinaryIO) -> Iterator[Item]:
         lines: list[bytes] = []
         size = 0
         start = 0
@@ -48,8 +49,7 @@ class MboxReader:
         oversize = False
         offset = 0
         previous_blank = True
-        for line in handle:  # type: ignore[attr-defined]
-            assert isinstance(line, bytes)
+        for line in handle:
             if previous_blank and _SEPARATOR.match(line):
                 if from_line or lines:
                     yield self._finish(lines, size, start, from_line, oversize, offset - start)
@@ -69,12 +69,20 @@ class MboxReader:
             yield self._finish(lines, size, start, from_line, oversize, offset - start)
 
     def _finish(
-        self, lines: list[bytes], size: int, start: int, from_line: bytes, oversize: bool, consumed: int
+        self,
+        lines: list[bytes],
+        size: int,
+        start: int,
+        from_line: bytes,
+        oversize: bool,
+        consumed: int,
     ) -> Item:
         where = f"{self.path} at byte {start}"
         if oversize:
             return Unreadable(
-                where, f"larger than [ingest] max_message_size ({size} > {self.limit} bytes)", consumed
+                where,
+                f"larger than [ingest] max_message_size ({size} > {self.limit} bytes)",
+                consumed,
             )
         # The empty line before the next separator belongs to the mbox format, not the message.
         if lines and lines[-1] in (b"\n", b"\r\n") and len(lines) > 1:

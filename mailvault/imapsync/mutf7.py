@@ -1,4 +1,4 @@
-"""Modified UTF-7 (RFC 3501 §5.1.3), the encoding of IMAP and Maildir++ folder names: `&XfJT0ZAB-` is 已发送."""
+"""Modified UTF-7 (RFC 3501 §5.1.3), how IMAP and Maildir++ spell folder names: `&XfJT0ZAB-` is 已发送."""
 
 from __future__ import annotations
 

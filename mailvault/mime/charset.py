@@ -88,10 +88,13 @@ def decode_bytes(data: bytes, label: str | None = None) -> Decoded:
     multibyte_label = codec is not None and codec not in _SINGLE_BYTE
     # Valid UTF-8 with a few non-ASCII bytes is almost never anything else, whatever the label;
     # GB18030 in particular accepts most UTF-8 byte pairs and would turn them into nonsense.
-    if utf8 is not None and "\ufffd" not in utf8 and (not multibyte_label or _non_ascii(data) >= 6 or codec == "utf-8"):
+    if (
+        utf8 is not None
+        and "\ufffd" not in utf8
+        and (not multibyte_label or _non_ascii(data) >= 6 or codec == "utf-8")
+    ):
         return Decoded(utf8, "utf-8", codec not in (None, "utf-8", "ascii"))
-    if multibyte_label:
-        assert codec is not None
+    if codec is not None and codec not in _SINGLE_BYTE:
         try:
             return Decoded(data.decode(codec), codec, False)
         except UnicodeDecodeError:
@@ -107,8 +110,7 @@ def decode_bytes(data: bytes, label: str | None = None) -> Decoded:
     guessed = _detect(data) if _non_ascii(data) >= _DETECTION_MIN_BYTES else None
     if guessed is not None and _decodes(data, guessed):
         return Decoded(data.decode(guessed), guessed, True)
-    fallback = codec if codec not in (None, "ascii") else "cp1252"
-    assert fallback is not None
+    fallback = codec if codec is not None and codec != "ascii" else "cp1252"
     return Decoded(data.decode(fallback, errors="replace"), fallback, True)
 
 

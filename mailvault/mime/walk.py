@@ -7,7 +7,6 @@ import email.message
 import hashlib
 import logging
 import re
-from email.utils import decode_rfc2231
 
 from mailvault.mime.charset import decode_bytes
 from mailvault.mime.headers import decode_header
@@ -83,9 +82,9 @@ class Walker:
     def _attachment(self, part: email.message.Message, ctype: str) -> None:
         data = _payload_bytes(part, self.result)
         filename = attachment_filename(part)
-        inline = (part.get_content_disposition() == "inline" or bool(part.get("Content-ID"))) and not (
-            part.get_content_disposition() == "attachment"
-        )
+        inline = (
+            part.get_content_disposition() == "inline" or bool(part.get("Content-ID"))
+        ) and part.get_content_disposition() != "attachment"
         self.result.attachments.append(
             Attachment(
                 filename=filename,
@@ -201,9 +200,7 @@ def _raw_param(part: email.message.Message, header: str, param: str) -> str | No
     """A parameter of a header that holds raw 8-bit bytes, still surrogate-escaped; else None."""
     for name, value in part.raw_items():
         if name.lower() == header and not str(value).isascii():
-            match = re.search(
-                rf'(?:^|;)\s*{param}\s*=\s*(?:"([^"]*)"|([^;\s]+))', str(value), re.IGNORECASE
-            )
+            match = re.search(rf'(?:^|;)\s*{param}\s*=\s*(?:"([^"]*)"|([^;\s]+))', str(value), re.IGNORECASE)
             if match:
                 return match.group(1) if match.group(1) is not None else match.group(2)
     return None

@@ -31,9 +31,9 @@ def assert_archive_consistent(archive: Archive) -> None:
     assert not report.findings, report.findings
     with archive.db.reading() as session:
         orphans = session.scalar(
-            select(func.count()).select_from(Message).where(
-                ~Message.archive_id.in_(select(Source.archive_id))
-            )
+            select(func.count())
+            .select_from(Message)
+            .where(~Message.archive_id.in_(select(Source.archive_id)))
         )
         assert orphans == 0
         missing_first_copy = session.scalar(
@@ -130,7 +130,11 @@ def test_messages_without_message_id_are_matched_by_content(archive: Archive) ->
     same_with_other_headers = b"X-Forwarded-By: gateway\r\n" + one
     different = make_message(message_id=None, body="Ganz anderer Text.\n")
     results = archive.ingestor.ingest_many(
-        [file_arrival(one, "/1"), file_arrival(same_with_other_headers, "/2"), file_arrival(different, "/3")]
+        [
+            file_arrival(one, "/1"),
+            file_arrival(same_with_other_headers, "/2"),
+            file_arrival(different, "/3"),
+        ]
     )
     assert [r.outcome for r in results] == [Outcome.NEW, Outcome.COPY, Outcome.NEW]
     assert results[0].archive_id == results[1].archive_id != results[2].archive_id
@@ -166,9 +170,19 @@ def test_batch_with_internal_duplicates(archive: Archive) -> None:
     raw = make_message()
     other = make_message(subject="second")
     results = archive.ingestor.ingest_many(
-        [file_arrival(raw, "/x"), file_arrival(raw, "/y"), file_arrival(other, "/z"), file_arrival(raw, "/x")]
+        [
+            file_arrival(raw, "/x"),
+            file_arrival(raw, "/y"),
+            file_arrival(other, "/z"),
+            file_arrival(raw, "/x"),
+        ]
     )
-    assert [r.outcome for r in results] == [Outcome.NEW, Outcome.DUPLICATE, Outcome.NEW, Outcome.KNOWN]
+    assert [r.outcome for r in results] == [
+        Outcome.NEW,
+        Outcome.DUPLICATE,
+        Outcome.NEW,
+        Outcome.KNOWN,
+    ]
     assert (count(archive, Message), count(archive, Blob), count(archive, Source)) == (2, 2, 3)
 
 
@@ -183,7 +197,12 @@ def test_direction_from_company_domains(archive: Archive) -> None:
 def test_lookup_by_id_hash_prefix_and_message_id(archive: Archive) -> None:
     raw = make_message(message_id="<find-me@huaqiang-elec.com.cn>")
     result = archive.ingestor.ingest(file_arrival(raw))
-    for text in (str(result.archive_id), result.sha256, result.sha256[:10], "<find-me@huaqiang-elec.com.cn>"):
+    for text in (
+        str(result.archive_id),
+        result.sha256,
+        result.sha256[:10],
+        "<find-me@huaqiang-elec.com.cn>",
+    ):
         assert resolve(archive.db, text).archive_id == result.archive_id
 
 

@@ -51,7 +51,9 @@ def test_broken_encoded_word_is_kept_literally() -> None:
 
 def test_addresses_with_encoded_names_and_commas() -> None:
     name = b64word("gb2312", "张伟".encode("gbk"))
-    found = parse_addresses([f'{name} <Zhang.Wei@Example.COM>, "Li, Na" <li@x.cn>', "undisclosed-recipients:;"])
+    found = parse_addresses(
+        [f'{name} <Zhang.Wei@Example.COM>, "Li, Na" <li@x.cn>', "undisclosed-recipients:;"]
+    )
     assert found[:2] == [
         Address("张伟", "zhang.wei@example.com"),
         Address("Li, Na", "li@x.cn"),

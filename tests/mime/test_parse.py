@@ -22,7 +22,8 @@ def test_plain_message() -> None:
     assert parsed.from_[0].addr == "zhang.wei@huaqiang-elec.com.cn"
     assert parsed.to[0].addr == "hans@kunde.de"
     assert "请查收报价" in parsed.text
-    assert parsed.message_id and parsed.message_id.endswith("@huaqiang-elec.com.cn")
+    assert parsed.message_id is not None
+    assert parsed.message_id.endswith("@huaqiang-elec.com.cn")
 
 
 def test_alternative_prefers_plain_text_and_html_alone_is_converted() -> None:
