@@ -19,6 +19,7 @@ def mailvault(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
+    environ["MAILVAULT_INGEST__PARSE_WORKERS"] = "1"  # the process pool is tested on its own
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "mailvault", "--data-dir", str(tmp_path / "data"), *args],
@@ -74,6 +75,8 @@ def test_import_show_export_verify(tmp_path: Path, mail_dir: Path) -> None:
 
     status = json.loads(mailvault(tmp_path, "status", "--json").stdout)
     assert (status["messages"], status["arrivals"]) == (2, {"file": 2})
+    for private in (tmp_path / "data", tmp_path / "data" / "mailvault.sqlite3"):
+        assert private.stat().st_mode & 0o007 == 0, f"{private} is readable by anyone"
 
 
 def test_verify_exits_nonzero_when_a_blob_was_altered(tmp_path: Path, mail_dir: Path) -> None:

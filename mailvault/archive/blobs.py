@@ -55,7 +55,7 @@ class LocalBlobStore:
         self.level = compression_level
         self._local = threading.local()
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            root.mkdir(mode=0o750, parents=True, exist_ok=True)
         except OSError as exc:
             raise ArchiveError(f"cannot create blob store {root}: {exc.strerror}") from exc
 
@@ -133,7 +133,7 @@ class LocalBlobStore:
             return
         for level in (directory.parent, directory):
             if not level.is_dir():
-                level.mkdir(exist_ok=True)
+                level.mkdir(mode=0o750, exist_ok=True)
                 _fsync_dir(level.parent)
 
     def _compressor(self) -> zstandard.ZstdCompressor:

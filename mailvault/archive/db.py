@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
@@ -24,9 +26,7 @@ def make_engine(url: str) -> Engine:
         raise ArchiveError(f"[archive] database_url {url!r} is not a database URL") from error
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _prepare_sqlite_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 60})
         _tune_sqlite(engine)
         return engine
@@ -41,6 +41,16 @@ def make_engine(url: str) -> Engine:
         raise ArchiveError(
             f"no driver for {parsed.get_backend_name()}: install mailvault[postgresql]"
         ) from error
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner (and group) only: it holds who wrote to whom."""
+    try:
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640))
+    except OSError as error:
+        raise ArchiveError(f"cannot create the database {path}: {error.strerror}") from error
 
 
 def _tune_sqlite(engine: Engine) -> None:

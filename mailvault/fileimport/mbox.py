@@ -42,6 +42,16 @@ class MboxReader:
             yield from self._split(handle)
 
     def _split(self, handle: BinaryIO) -> Iterator[Item]:
+        first = handle.readline()
+        handle.seek(0)
+        if first and not _SEPARATOR.match(first):
+            yield Unreadable(
+                str(self.path),
+                "not an mbox file (it does not start with a 'From ' line); "
+                "for single messages use `mailvault import eml`",
+                self.total_bytes,
+            )
+            return
         lines: list[bytes] = []
         size = 0
         start = 0

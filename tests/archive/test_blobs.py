@@ -86,3 +86,13 @@ def test_full_disk_is_a_clear_error_and_leaves_no_partial_blob(tiny_filesystem: 
     small = b"Subject: fits\r\n\r\nok\r\n"
     store.put(sha256_of(small), small)  # space is still usable after the failure
     assert store.get(sha256_of(small)) == small
+
+
+def test_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    raw = b"Subject: private\r\n\r\nsalary list\r\n"
+    store.put(sha256_of(raw), raw)
+    path = store.path_of(sha256_of(raw))
+    for directory in (path.parent, path.parent.parent, tmp_path / "blobs"):
+        assert stat.S_IMODE(directory.stat().st_mode) & 0o007 == 0, directory
+    assert stat.S_IMODE(path.stat().st_mode) == 0o440

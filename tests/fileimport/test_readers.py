@@ -12,6 +12,7 @@ from mailvault.archive.store import Archive
 from mailvault.fileimport.eml import EmlReader
 from mailvault.fileimport.maildir import MaildirReader
 from mailvault.fileimport.mbox import MboxReader
+from mailvault.fileimport.reader import Unreadable
 from mailvault.fileimport.runner import run_import
 from tests.mailfactory import make_message
 
@@ -153,3 +154,12 @@ def test_unreadable_file_is_reported_not_fatal(archive: Archive, tmp_path: Path)
     )
     assert (summary.new, summary.failed) == (1, 1)
     assert summary.failures[0][0] == str(gone)
+
+
+def test_a_file_that_is_not_an_mbox_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "single.eml"
+    path.write_bytes(make_message())
+    items = list(MboxReader(path, owner=None, max_message_size=LIMIT))
+    assert len(items) == 1
+    assert isinstance(items[0], Unreadable)
+    assert "mailvault import eml" in items[0].reason
