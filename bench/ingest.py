@@ -26,7 +26,7 @@ if __name__ == "__main__" and not __package__:
     # Run as `python bench/ingest.py` from anywhere: make the `bench` package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.mailgen import write_mbox  # noqa: E402
+from bench.mailgen import write_mbox
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
@@ -305,9 +305,7 @@ class Bench:
             print(f"  {label}: {self.shown(command)}", file=sys.stderr, flush=True)
             measured = run_measured(command, self.env, self.workdir / "logs" / f"{label}-{index}")
             if measured.returncode not in (0, 2):  # 2: some messages failed (counted below)
-                sys.exit(
-                    f"bench: {label}: mailvault exited {measured.returncode}\n{measured.stderr[-3000:]}"
-                )
+                sys.exit(f"bench: {label}: mailvault exited {measured.returncode}\n{measured.stderr[-3000:]}")
             summary = json.loads(measured.stdout)
             run.messages += int(summary["messages"])
             run.new += int(summary["new"])
@@ -334,7 +332,9 @@ class Bench:
             file=sys.stderr,
             flush=True,
         )
-        return self.import_(f"synthetic-{count}", self.workdir / f"data-{count}", raw_bytes, ["mbox", str(mbox)])
+        return self.import_(
+            f"synthetic-{count}", self.workdir / f"data-{count}", raw_bytes, ["mbox", str(mbox)]
+        )
 
     def corpus(self, corpus: Path) -> Run:
         mboxes = sorted(p for p in corpus.rglob("*.mbox") if p.is_file())
@@ -429,7 +429,9 @@ def report(
     stored_ok = stored <= TARGET_STORED
     print()
     print(f"targets (judged on {full.label})")
-    print(f"  >= {TARGET_RATE:.0f} msg/s end to end        {full.rate:>10.0f} msg/s          {_verdict(rate_ok)}")
+    print(
+        f"  >= {TARGET_RATE:.0f} msg/s end to end        {full.rate:>10.0f} msg/s          {_verdict(rate_ok)}"
+    )
     print(
         f"  memory flat (N vs N/4, <= {TARGET_FLAT}x)   tree {flat_tree:.2f}x, RSS {flat_rss:.2f}x"
         f"  {_verdict(flat_ok)}"

@@ -1,0 +1,53 @@
+"""The Alembic revisions build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from mailvault.archive import migrate
+from mailvault.archive.db import Database
+from mailvault.archive.models import Base
+from mailvault.errors import SchemaError
+
+
+def test_revisions_match_the_models(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        migrate.upgrade(db)
+        assert migrate.current_revision(db) == migrate.head_revision(db)
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert differences == []
+        migrate.upgrade(db)  # upgrading again is harmless
+        from alembic import command
+
+        command.downgrade(migrate.alembic_config(db), "base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        db.dispose()
+
+
+def test_foreign_database_is_not_touched(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE customers (name TEXT)"))
+        with pytest.raises(SchemaError, match="has tables but no mailvault schema"):
+            migrate.ensure_schema(db)
+    finally:
+        db.dispose()
+
+
+def test_old_schema_is_refused_until_upgraded(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        migrate.upgrade(db)
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        with pytest.raises(SchemaError, match="run `mailvault db upgrade`"):
+            migrate.ensure_schema(db)
+    finally:
+        db.dispose()
