@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+
 from mailvault.cli import cli
 from tests.mailfactory import make_message
 

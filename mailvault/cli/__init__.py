@@ -12,6 +12,8 @@ from mailvault.cli.imports import import_
 from mailvault.cli.messages import export, show, status, verify
 from mailvault.errors import MailvaultError
 
+__all__ = ["cli", "main"]
+
 cli.add_command(db)
 cli.add_command(import_)
 cli.add_command(show)
