@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-
 from mailvault.cli import cli
 from tests.mailfactory import make_message
 
