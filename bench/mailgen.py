@@ -416,7 +416,7 @@ _MAILERS: dict[str, _Mailer] = {
     "foxmail": _Mailer(
         ("X-Priority: 3", "X-Has-Attach: {has_attach}", "X-Mailer: Foxmail 7.2.25.228[cn]"),
         ("GB2312", "utf-8", "utf-8"),
-        ("utf-8", "utf-8", "GB2312"),
+        ("utf-8", "utf-8", "utf-8", "GB2312"),
         "foxmail",
         0.3,
         "foxmail",
@@ -574,8 +574,9 @@ class _Person:
     addr: str
     org: _Org
     mailer: str
-    first: str  # how a greeting addresses them
+    first: str  # how an English greeting addresses them
     signature: str
+    native: str  # how a Chinese greeting addresses them
 
 
 _US = _Org("huaqiang-elec.com.cn", "us", "zh", 480, False, "深圳市华强电子有限公司", _DISCLAIMER_ZH)
@@ -718,7 +719,7 @@ _MONTHS_DE = (
     "November",
     "Dezember",
 )
-_START = 1672617600  # 2023-01-02 00:00 UTC
+_START = 1672617600  # 2023-01-02 00:00 UTC, 08:00 in Shenzhen
 _SPAN = 730 * 86400  # two years of mail
 _MIN_SIZE, _MAX_SIZE = 2 * 1024, 50 * 1024
 _HIGH = bytes(range(128))  # for counting 8-bit bytes: bytes.translate(None, _HIGH)
@@ -1064,6 +1065,7 @@ class _Generator:
     def __init__(self, count: int, seed: int) -> None:
         self.rng = Rng(seed)
         self.count = max(count, 1)
+        self.clock = 0.0  # office seconds since _START: 13 a day, 08:00 to 21:00 in Shenzhen
         self.now = float(_START)
         self.threads: list[_Thread] = []
         self.message_ids: set[str] = set()
@@ -1187,7 +1189,7 @@ class _Generator:
             "Web: www.huaqiang-elec.com.cn"
         )
         mailer = rng.choice(("foxmail", "foxmail", "outlook_cn", "outlook_cn", "coremail"))
-        return _Person(display, f"{pinyin}@{_US.domain}", _US, mailer, english, signature)
+        return _Person(display, f"{pinyin}@{_US.domain}", _US, mailer, english, signature, name)
 
     def _outsider(self, org: _Org, name: str, local: str) -> _Person:
         rng = self.rng
@@ -1208,7 +1210,7 @@ class _Generator:
                 rng.randint(10**8, 10**9 - 1)
             )
             first = name.split()[0]
-        return _Person(name, f"{local}@{org.domain}", org, mailer, first, signature)
+        return _Person(name, f"{local}@{org.domain}", org, mailer, first, signature, name.split()[0])
 
     def _new_context(self) -> dict[str, str]:
         rng = self.rng
@@ -1267,7 +1269,9 @@ class _Generator:
 
     def next(self) -> Generated:
         rng = self.rng
-        self.now += rng.expovariate(self.count / _SPAN)
+        self.clock += rng.expovariate(self.count / _SPAN)
+        day, second = divmod(self.clock, 86400)
+        self.now = _START + day * 86400 + second * 13 / 24
         roll = rng.random()
         recent = [t for t in self.threads[-300:] if self.now - t.last_epoch < 45 * 86400]
         if recent and roll < 0.42:
@@ -1419,7 +1423,9 @@ class _Generator:
                 cut = quoted.rfind("\n", 0, keep)
                 quoted = quoted[: cut if cut > 0 else keep]
             remaining -= cost(quoted) + 80
-        while remaining > 0 and len(own) < 60:
+        # People write a few paragraphs; long mail is long for its quoted thread or attachments.
+        limit = len(own) + (rng.randint(1, 3) if quoted else rng.randint(2, 7))
+        while remaining > 0 and len(own) < limit:
             own.append(self._paragraph(lang))
             remaining -= cost(own[-1]) + 2
         own += ending
@@ -1458,11 +1464,12 @@ class _Generator:
     def _opening(self, thread: _Thread, to: list[_Person], lang: str, forward: bool) -> list[str]:
         rng = self.rng
         first = to[0].first if to else ""
+        native = to[0].native if to else ""
         if forward:
             return [
                 rng.choice(
                     (
-                        f"{to[0].display[:2]}，请看一下下面的邮件，尽快处理。",
+                        f"{to[0].native}，请看一下下面的邮件，尽快处理。",
                         "FYI，客户的邮件请看下面。",
                         f"{first}，请跟进一下，谢谢！",
                     )
@@ -1486,10 +1493,10 @@ class _Generator:
         return [
             rng.choice(
                 (
-                    f"{to[0].display[:3] if to else ''}，你好！",
-                    f"{first}，您好！",
+                    f"{native}，你好！",
+                    f"{native[:1]}总，您好！" if native and not native.isascii() else f"{first}，您好！",
                     "各位好：",
-                    f"{first}:",
+                    f"{native}:",
                     "Hi,",
                 )
             )
