@@ -49,7 +49,10 @@ class ArchiveSettings(_Section):
         None, description="Folder of the raw message store; unset means <data_dir>/blobs."
     )
     compression_level: int = Field(
-        6, ge=1, le=22, description="zstd level for stored messages (1 fastest, 22 smallest)."
+        3,
+        ge=1,
+        le=22,
+        description="zstd level for stored messages (1 fastest, 22 smallest; above 3 gains little on mail).",
     )
     company_domains: list[str] = Field(
         default_factory=list,

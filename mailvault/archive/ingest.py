@@ -2,9 +2,11 @@
 
 For a batch of arrivals: hash the exact bytes, parse what is new, make the bytes durable in the
 blob store, then record message, blob, participants, attachments and the arrival in one
-transaction. Idempotent: an arrival recorded before adds nothing, so any step can be replayed
-after a crash. Blobs are durable before any row refers to them; a blob whose rows were lost in a
-crash is picked up again when its source replays.
+transaction. `submit` starts a batch (parsing may run in other processes) and `finish` completes
+it, so that a bulk source can parse the next batch while the current one is written;
+`ingest_many` is the two in a row. Idempotent: an arrival recorded before adds nothing, so any
+step can be replayed after a crash. Blobs are durable before any row refers to them; a blob whose
+rows were lost in a crash is picked up again when its source replays.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exc, insert, select
+from sqlalchemy import Table, exc, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -67,8 +68,26 @@ class _Item:
     dedup_key: str | None = None
 
 
+@dataclass(slots=True)
+class Pending:
+    """A submitted batch: hashed, looked up, parsing under way (results are consumed in finish)."""
+
+    items: list[_Item]
+    fresh: list[_Item]
+    parsed: Iterable[ParsedMessage]
+    started: float
+
+
 def parse_in_process(raws: list[bytes]) -> Iterable[ParsedMessage]:
     return map(parse_message, raws)
+
+
+# Core tables: bulk inserts through them skip the ORM's per-object bookkeeping.
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+_BLOBS: Table = Blob.__table__  # type: ignore[assignment]
+_SOURCES: Table = Source.__table__  # type: ignore[assignment]
+_ATTACHMENTS: Table = Attachment.__table__  # type: ignore[assignment]
+_PARTICIPANTS: Table = Participant.__table__  # type: ignore[assignment]
 
 
 class Ingestor:
@@ -81,58 +100,57 @@ class Ingestor:
         *,
         company_domains: Sequence[str] = (),
         parse_map: ParseMap = parse_in_process,
-        writer_threads: int = 8,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.company_domains = list(company_domains)
         self.parse_map = parse_map
-        self._writers = ThreadPoolExecutor(writer_threads, thread_name_prefix="blob-writer")
-
-    def close(self) -> None:
-        self._writers.shutdown(wait=True)
 
     def ingest(self, arrival: Arrival) -> IngestResult:
         return self.ingest_many([arrival])[0]
 
     def ingest_many(self, arrivals: Sequence[Arrival]) -> list[IngestResult]:
         """Archive every arrival; when this returns, all of them are durable."""
-        if not arrivals:
-            return []
+        return self.finish(self.submit(arrivals))
+
+    def submit(self, arrivals: Sequence[Arrival]) -> Pending:
+        """Hash the arrivals and start parsing those whose bytes the archive does not hold."""
         started = time.monotonic()
         items = [self._item(arrival) for arrival in arrivals]
         with self.db.reading() as session:
             stored = _existing(session, Blob.sha256, {i.sha256 for i in items})
         fresh = [i for i in items if i.sha256 not in stored]
-        self._parse(fresh)
-        self._store_blobs(fresh)
+        parsed = self.parse_map([i.arrival.raw for i in fresh]) if fresh else ()
+        return Pending(items, fresh, parsed, started)
+
+    def finish(self, pending: Pending) -> list[IngestResult]:
+        """Store and record a submitted batch; when this returns, all of it is durable."""
+        items = pending.items
+        if not items:
+            return []
+        for item, parsed in zip(pending.fresh, pending.parsed, strict=True):
+            item.parsed = parsed
+            item.dedup_key = dedup_key(parsed, item.sha256)
+        stored_sizes = self.blobs.put_many({i.sha256: i.arrival.raw for i in pending.fresh})
         for attempt in range(1, _RETRIES + 1):
             try:
                 with self.db.writing() as session:
-                    results = self._record(session, items)
+                    results = self._record(session, items, stored_sizes)
                 break
             except exc.IntegrityError as error:
                 if attempt == _RETRIES:
                     raise ArchiveError(f"cannot record messages: {error.orig}") from error
                 log.info("a concurrent writer stored the same message; retrying (%d)", attempt)
-        self._log(items, results, time.monotonic() - started)
+        self._log(items, results, time.monotonic() - pending.started)
         return results
 
     def _item(self, arrival: Arrival) -> _Item:
         sha = sha256_of(arrival.raw)
         return _Item(arrival, sha, arrival.source.key(sha))
 
-    def _parse(self, items: list[_Item]) -> None:
-        for item, parsed in zip(items, self.parse_map([i.arrival.raw for i in items]), strict=True):
-            item.parsed = parsed
-            item.dedup_key = dedup_key(parsed, item.sha256)
-
-    def _store_blobs(self, items: list[_Item]) -> None:
-        unique = {i.sha256: i.arrival.raw for i in items}
-        # fsync releases the GIL: parallel writers let the file system commit them together.
-        list(self._writers.map(lambda pair: self.blobs.put(*pair), unique.items()))
-
-    def _record(self, session: Session, items: list[_Item]) -> list[IngestResult]:
+    def _record(
+        self, session: Session, items: list[_Item], stored_sizes: dict[str, int]
+    ) -> list[IngestResult]:
         blob_ids = _existing(session, Blob.sha256, {i.sha256 for i in items}, Blob.archive_id)
         message_ids = _existing(
             session,
@@ -170,7 +188,7 @@ class Ingestor:
                         "sha256": item.sha256,
                         "archive_id": archive_id,
                         "size": len(item.arrival.raw),
-                        "stored_size": self.blobs.stored_size(item.sha256),
+                        "stored_size": stored_sizes.get(item.sha256) or self.blobs.stored_size(item.sha256),
                         "stored_at": now,
                     }
                 )
@@ -191,9 +209,9 @@ class Ingestor:
                 )
             )
         if blob_rows:
-            session.execute(insert(Blob), blob_rows)
+            session.execute(insert(_BLOBS), blob_rows)
         if source_rows:
-            session.execute(insert(Source), source_rows)
+            session.execute(insert(_SOURCES), source_rows)
         if envelope_rows:
             self._insert_ignoring_duplicates(session, envelope_rows)
         return results
@@ -204,7 +222,7 @@ class Ingestor:
         now = utcnow()
         rows = [self._message_row(item, now) for item in items]
         returned = session.execute(
-            insert(Message).returning(Message.dedup_key, Message.archive_id), rows
+            insert(_MESSAGES).returning(_MESSAGES.c.dedup_key, _MESSAGES.c.archive_id), rows
         ).all()
         ids = {key: archive_id for key, archive_id in returned}
         participant_rows: list[dict[str, Any]] = []
@@ -229,7 +247,7 @@ class Ingestor:
         if participant_rows:
             self._insert_ignoring_duplicates(session, participant_rows)
         if attachment_rows:
-            session.execute(insert(Attachment), attachment_rows)
+            session.execute(insert(_ATTACHMENTS), attachment_rows)
         return ids
 
     def _message_row(self, item: _Item, now: Any) -> dict[str, Any]:
@@ -264,7 +282,7 @@ class Ingestor:
         unique: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:
             unique.setdefault((row["archive_id"], row["role"], row["address"], row["name"]), row)
-        statement = dialect.insert(Participant).on_conflict_do_nothing()
+        statement = dialect.insert(_PARTICIPANTS).on_conflict_do_nothing()
         session.execute(statement, list(unique.values()))
 
     def _log(self, items: list[_Item], results: list[IngestResult], seconds: float) -> None:

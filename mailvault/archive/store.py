@@ -31,7 +31,7 @@ class Archive:
         )
 
     def close(self) -> None:
-        self.ingestor.close()
+        self.blobs.close()
         self.db.dispose()
 
     def __enter__(self) -> Archive:

@@ -9,17 +9,14 @@ escapes are kept as found (which variant of mbox quoting a writer used cannot be
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from mailvault.archive.arrival import Arrival, SourceInfo
 from mailvault.archive.models import SourceKind
+from mailvault.fileimport.mboxsplit import SEPARATOR, Entry, split_mbox
 from mailvault.fileimport.reader import Found, Item, Unreadable
-
-# "From " sender, then a date containing a time: `From MAILER-DAEMON Fri Jul  8 12:08:34 2011`.
-_SEPARATOR = re.compile(rb"^From \S+ +.*\d{1,2}:\d{2}")
 
 
 class MboxReader:
@@ -44,7 +41,7 @@ class MboxReader:
     def _split(self, handle: BinaryIO) -> Iterator[Item]:
         first = handle.readline()
         handle.seek(0)
-        if first and not _SEPARATOR.match(first):
+        if first and not SEPARATOR.match(first):
             yield Unreadable(
                 str(self.path),
                 "not an mbox file (it does not start with a 'From ' line); "
@@ -52,60 +49,25 @@ class MboxReader:
                 self.total_bytes,
             )
             return
-        lines: list[bytes] = []
-        size = 0
-        start = 0
-        from_line = b""
-        oversize = False
-        offset = 0
-        previous_blank = True
-        for line in handle:
-            if previous_blank and _SEPARATOR.match(line):
-                if from_line or lines:
-                    yield self._finish(lines, size, start, from_line, oversize, offset - start)
-                lines, size, oversize = [], 0, False
-                start, from_line = offset, line
-            elif not oversize:
-                size += len(line)
-                if size > self.limit:
-                    oversize, lines = True, []
-                else:
-                    lines.append(line)
-            else:
-                size += len(line)
-            offset += len(line)
-            previous_blank = line in (b"\n", b"\r\n")
-        if from_line or lines:
-            yield self._finish(lines, size, start, from_line, oversize, offset - start)
+        for entry in split_mbox(handle, self.limit):
+            yield self._item(entry)
 
-    def _finish(
-        self,
-        lines: list[bytes],
-        size: int,
-        start: int,
-        from_line: bytes,
-        oversize: bool,
-        consumed: int,
-    ) -> Item:
-        where = f"{self.path} at byte {start}"
-        if oversize:
+    def _item(self, entry: Entry) -> Item:
+        where = f"{self.path} at byte {entry.offset}"
+        if entry.raw is None:
             return Unreadable(
                 where,
-                f"larger than [ingest] max_message_size ({size} > {self.limit} bytes)",
-                consumed,
+                f"larger than [ingest] max_message_size ({entry.size} > {self.limit} bytes)",
+                entry.consumed,
             )
-        # The empty line before the next separator belongs to the mbox format, not the message.
-        if lines and lines[-1] in (b"\n", b"\r\n") and len(lines) > 1:
-            lines.pop()
-        raw = b"".join(lines)
-        if not raw.strip():
-            return Unreadable(where, "empty mbox entry", consumed)
+        if not entry.raw.strip():
+            return Unreadable(where, "empty mbox entry", entry.consumed)
         source = SourceInfo(
             kind=SourceKind.FILE,
             origin=str(self.path.absolute()),
             folder=self.path.stem,
-            locator=str(start),
+            locator=str(entry.offset),
             owner=self.owner,
-            detail={"format": "mbox", "from_line": from_line.decode("latin-1").rstrip("\r\n")},
+            detail={"format": "mbox", "from_line": entry.from_line.decode("latin-1")},
         )
-        return Found(Arrival(raw, source), consumed)
+        return Found(Arrival(entry.raw, source), entry.consumed)

@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.text import Text
 
 from mailvault.archive.arrival import Arrival
-from mailvault.archive.ingest import Ingestor, IngestResult, Outcome
+from mailvault.archive.ingest import Ingestor, IngestResult, Outcome, Pending
 from mailvault.fileimport.reader import Found, Reader, Unreadable
 
 log = logging.getLogger(__name__)
@@ -105,15 +105,26 @@ def run_import(
     )
     batch: list[Arrival] = []
     batch_bytes = 0
+    # One batch is parsed (in the worker processes) while the one before it is written.
+    in_flight: tuple[Pending, int] | None = None
     with progress:
         task = progress.add_task("import", total=total or None, messages=0)
 
-        def flush() -> None:
-            nonlocal batch, batch_bytes
-            if batch:
-                for result in ingestor.ingest_many(batch):
+        def complete() -> None:
+            nonlocal in_flight
+            if in_flight is not None:
+                pending, size = in_flight
+                in_flight = None
+                for result in ingestor.finish(pending):
                     summary.count(result)
-                progress.update(task, advance=batch_bytes, messages=summary.messages)
+                progress.update(task, advance=size, messages=summary.messages)
+
+        def flush() -> None:
+            nonlocal batch, batch_bytes, in_flight
+            if batch:
+                submitted = ingestor.submit(batch)
+                complete()
+                in_flight = (submitted, batch_bytes)
             batch, batch_bytes = [], 0
 
         for reader in readers:
@@ -128,6 +139,7 @@ def run_import(
                     _count_unreadable(summary, item)
                     progress.update(task, advance=item.size)
         flush()
+        complete()
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -99,12 +99,14 @@ def decode_bytes(data: bytes, label: str | None = None) -> Decoded:
             return Decoded(data.decode(codec), codec, False)
         except UnicodeDecodeError:
             pass
-    cjk = _chinese_guess(data)
     if codec is not None and codec != "ascii" and not multibyte_label:
-        # A Latin label is believed unless the bytes read as common Chinese characters.
+        # A Latin label is believed unless the bytes read as common Chinese characters, every
+        # 8-bit byte inside one (Big5's second byte may be a letter: "105°C" is B0 43, 蚓).
+        cjk = _chinese_guess(data, strict=True)
         if cjk is not None:
             return Decoded(data.decode(cjk), cjk, True)
         return Decoded(data.decode(codec, errors="replace"), codec, False)
+    cjk = _chinese_guess(data)
     if cjk is not None:
         return Decoded(data.decode(cjk), cjk, True)
     guessed = _detect(data) if _non_ascii(data) >= _DETECTION_MIN_BYTES else None
@@ -118,7 +120,7 @@ def decode_bytes(data: bytes, label: str | None = None) -> Decoded:
 _DETECTION_MIN_BYTES = 12
 
 
-def _chinese_guess(data: bytes) -> str | None:
+def _chinese_guess(data: bytes, *, strict: bool = False) -> str | None:
     """GB18030 or Big5 when the bytes decode to mostly common Chinese characters, else None.
 
     Both encodings accept most byte pairs of the other, so decodability proves nothing; but the
@@ -134,6 +136,10 @@ def _chinese_guess(data: bytes) -> str | None:
         hanzi = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
         if not hanzi or len(hanzi) * 2 < _non_ascii(data) * 0.6:
             continue
+        if strict:
+            wide = sum(1 for ch in text if not ch.isascii())
+            if len(hanzi) < 4 or wide * 2 != _non_ascii(data):
+                continue
         score = sum(1 for ch in hanzi if common(ch)) / len(hanzi)
         if score >= 0.75 and (best is None or score > best[0]):
             best = (score, codec)

@@ -23,7 +23,7 @@ def test_roundtrip_is_exact_and_compressed(tmp_path: Path) -> None:
     assert store.get(sha) == raw
     assert stored < len(raw) / 4
     path = store.path_of(sha)
-    assert path.parent.parent.parent == tmp_path / "blobs"
+    assert path.parent.parent == tmp_path / "blobs"
     assert not stat.S_IMODE(path.stat().st_mode) & 0o222, "blobs are read-only"
     assert list(store.hashes()) == [sha]
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
@@ -93,6 +93,6 @@ def test_store_is_private_to_its_owner(tmp_path: Path) -> None:
     raw = b"Subject: private\r\n\r\nsalary list\r\n"
     store.put(sha256_of(raw), raw)
     path = store.path_of(sha256_of(raw))
-    for directory in (path.parent, path.parent.parent, tmp_path / "blobs"):
+    for directory in (path.parent, tmp_path / "blobs"):
         assert stat.S_IMODE(directory.stat().st_mode) & 0o007 == 0, directory
     assert stat.S_IMODE(path.stat().st_mode) == 0o440

@@ -83,3 +83,11 @@ def test_undecodable_bytes_never_raise() -> None:
     decoded = decode_bytes(bytes(range(256)) * 3, "utf-8")
     assert isinstance(decoded.text, str)
     assert decoded.repaired
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Operating temperature 105°C max.", "Preis: 12,50 €, Größe M", "Déjà vu à la française"],
+)
+def test_latin_label_is_not_overruled_by_a_chance_chinese_reading(text: str) -> None:
+    assert decode_bytes(text.encode("cp1252"), "iso-8859-1").text == text
