@@ -101,3 +101,26 @@ def test_every_corpus_message_is_archived_and_exported_byte_identical(archive: A
         show_progress=False,
     )
     assert (again.new, again.copies, again.known) == (0, 0, len(files))
+
+
+def test_fast_address_path_agrees_with_the_stdlib_parser(corpus: Path) -> None:
+    import email
+    import email.utils
+    from email import policy
+
+    from mailvault.mime.headers import _simple_pairs, unfold
+
+    checked = 0
+    for path in corpus.rglob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.compat32)
+        for name, value in message.raw_items():
+            if name.lower() not in ("from", "to", "cc", "bcc", "reply-to", "sender"):
+                continue
+            header = unfold(str(value))
+            simple = _simple_pairs(header)
+            if simple is None:
+                continue  # not plain: the stdlib parser handles it
+            stdlib = email.utils.getaddresses([header])
+            assert simple == [(" ".join(n.split()), a) for n, a in stdlib], header
+            checked += 1
+    assert checked > 2000

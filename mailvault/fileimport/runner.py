@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _BATCH_BYTES = 64 * 1024 * 1024  # bound on raw bytes held in memory per batch
 _FAILURES_KEPT = 100
+_BATCHES_AHEAD = 2  # submitted batches parsing while the oldest is written
 
 
 @dataclass
@@ -105,26 +107,23 @@ def run_import(
     )
     batch: list[Arrival] = []
     batch_bytes = 0
-    # One batch is parsed (in the worker processes) while the one before it is written.
-    in_flight: tuple[Pending, int] | None = None
+    # Later batches are parsed (in the worker processes) while the oldest one is written.
+    in_flight: deque[tuple[Pending, int]] = deque()
     with progress:
         task = progress.add_task("import", total=total or None, messages=0)
 
-        def complete() -> None:
-            nonlocal in_flight
-            if in_flight is not None:
-                pending, size = in_flight
-                in_flight = None
+        def complete(keep: int) -> None:
+            while len(in_flight) > keep:
+                pending, size = in_flight.popleft()
                 for result in ingestor.finish(pending):
                     summary.count(result)
                 progress.update(task, advance=size, messages=summary.messages)
 
         def flush() -> None:
-            nonlocal batch, batch_bytes, in_flight
+            nonlocal batch, batch_bytes
             if batch:
-                submitted = ingestor.submit(batch)
-                complete()
-                in_flight = (submitted, batch_bytes)
+                in_flight.append((ingestor.submit(batch), batch_bytes))
+                complete(keep=_BATCHES_AHEAD)
             batch, batch_bytes = [], 0
 
         for reader in readers:
@@ -139,7 +138,7 @@ def run_import(
                     _count_unreadable(summary, item)
                     progress.update(task, advance=item.size)
         flush()
-        complete()
+        complete(keep=0)
     summary.seconds = time.monotonic() - started
     return summary
 
