@@ -20,661 +20,69 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-Rng = random.Random
-T = TypeVar("T")
+if __name__ == "__main__" and not __package__:
+    # Run as `python bench/mailgen.py` from anywhere: make the `bench` package importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# ---------------------------------------------------------------------------------------------
-# Vocabulary. Sentences are templates whose {slots} are filled per message, so no two bodies
-# repeat one paragraph (which would compress unrealistically well).
-
-# (English, short English, simplified Chinese, traditional Chinese, model, HS code, USD price)
-_PRODUCTS: list[tuple[str, str, str, str, str, str, float]] = [
-    (
-        "LED driver 12V 2A",
-        "LED driver",
-        "LED驱动电源 12V 2A",
-        "LED驅動電源",
-        "HQ-LD1202",
-        "8504.40.9999",
-        2.35,
-    ),
-    (
-        "USB-C PD charger 65W",
-        "charger",
-        "65W USB-C快充充电器",
-        "快充充電器",
-        "HQ-PD65",
-        "8504.40.1400",
-        6.80,
-    ),
-    (
-        "lithium battery pack 18650 3S2P",
-        "battery pack",
-        "18650锂电池组 3S2P",
-        "鋰電池組",
-        "HQ-BP3S2P",
-        "8507.60.0000",
-        11.50,
-    ),
-    (
-        "power adapter 24V 5A",
-        "adapter",
-        "电源适配器 24V 5A",
-        "電源變壓器",
-        "HQ-PA2405",
-        "8504.40.9999",
-        7.95,
-    ),
-    (
-        "PCB assembly for smart meter",
-        "PCBA",
-        "智能电表PCBA",
-        "電路板組裝",
-        "HQ-SM-PCBA",
-        "8537.10.9090",
-        14.20,
-    ),
-    (
-        "Bluetooth speaker module",
-        "BT module",
-        "蓝牙音箱模块",
-        "藍牙音箱模組",
-        "HQ-BT50",
-        "8518.22.0000",
-        3.10,
-    ),
-    (
-        "wireless charging pad 15W",
-        "wireless charger",
-        "15W无线充电板",
-        "無線充電板",
-        "HQ-WC15",
-        "8504.40.1400",
-        4.65,
-    ),
-    (
-        "solar charge controller 20A",
-        "controller",
-        "太阳能充电控制器 20A",
-        "太陽能控制器",
-        "HQ-SC20",
-        "9032.89.0090",
-        9.40,
-    ),
-    (
-        "LED panel light 600x600 40W",
-        "panel light",
-        "LED平板灯 600x600 40W",
-        "LED平板燈",
-        "HQ-PL6640",
-        "9405.11.0000",
-        12.80,
-    ),
-    (
-        "DC-DC converter 48V to 12V",
-        "converter",
-        "DC-DC转换模块 48V转12V",
-        "直流轉換模組",
-        "HQ-DC4812",
-        "8504.40.9999",
-        5.25,
-    ),
-    (
-        "power bank 10000mAh",
-        "power bank",
-        "10000mAh移动电源",
-        "行動電源",
-        "HQ-PB10K",
-        "8507.60.0000",
-        6.15,
-    ),
-    (
-        "WiFi smart plug EU type",
-        "smart plug",
-        "欧规WiFi智能插座",
-        "智慧插座",
-        "HQ-SP-EU",
-        "8536.69.9000",
-        3.95,
-    ),
-    (
-        "cooling fan 12V 80mm",
-        "fan",
-        "12V 80mm散热风扇",
-        "散熱風扇",
-        "HQ-FN8012",
-        "8414.59.9000",
-        1.28,
-    ),
-    (
-        "EI-48 power transformer",
-        "transformer",
-        "EI-48变压器",
-        "變壓器",
-        "HQ-EI48",
-        "8504.31.8000",
-        2.05,
-    ),
-]
-
-_EN = """\
-Please find attached our quotation for {qty} pcs of {product} ({model}), unit price {cur} {price} {inco}.
-Thanks for your inquiry of {date}; our best price for {product} is {cur} {price}/pc {inco}.
-We checked with production: the lead time for {qty} pcs is about {days} days after deposit.
-Attached is the proforma invoice {pi}; please sign and return it with the {pct}% deposit.
-Our payment terms are {pay}.
-The goods were loaded on {vessel} today, ETD {port} {date}, ETA {dest} {date2}.
-Container no. {container}, B/L no. {bl}; please check consignee and notify party on the draft.
-Could you please confirm the shipping marks and the carton label before we start packing?
-The HS code we use for {product_short} is {hs}; tell us if your broker prefers another one.
-All our {product_short} products are {cert} certified and the test reports can be sent on request.
-We received your payment of {cur} {amount} today, thank you very much.
-Kindly note that copper and IC prices have increased by {pct_small}% since last month. MOQ is {moq} pcs.
-We can offer a {pct_small}% discount if the quantity reaches {qty_big} pcs.
-Regarding PO {po}, {qty} pcs are ready and the balance will be finished by {date}.
-Please advise the final destination and your forwarder's contact so that we can arrange the booking.
-Our QC inspected {qty_small} pcs at random and the defect rate was {defect}%, within AQL 2.5.
-The samples were sent by DHL today, tracking number {dhl}.
-Each carton contains {per_ctn} pcs, carton size {ctn_dim} cm, gross weight {kg} kg.
-The total shipment is {ctns} cartons, {cbm} CBM, which fits into one {ctype} container.
-We would like to place a trial order of {qty} pcs of {model} if the price is acceptable.
-Could you offer a better price for {qty_big} pcs per year? Our target price is {cur} {price}.
-Please send us the updated price list and the latest catalogue for {year}.
-Our customer requires the products to comply with {cert} and the packaging must be free of PVC.
-The invoice amount should be {cur} {amount}; please correct the commercial invoice accordingly.
-We noticed {qty_small} units with {defect_en} in the last shipment; photos are attached.
-Please arrange the replacement of the defective units with the next shipment at your cost.
-The {holiday} holiday is coming; our factory will be closed from {date} to {date2}.
-We can accept {pay} for this order as an exception.
-The L/C no. {lc} has been issued by {bank}; please check the document requirements carefully.
-Please make sure the certificate of origin (Form A / EUR.1) is issued in time for customs clearance.
-The freight from {port} to {dest} has gone up to USD {freight} per 40HQ.
-I will visit the {fair} and would be glad to meet you at our booth {booth}.
-Let me know if you need any further information.
-Our engineer suggests a 105°C capacitor to improve the lifetime of {model}.
-The output ripple measured {ripple} mV at full load, see the attached test report.
-We have updated the gift box artwork according to your comments; please approve it by {date}.
-Please confirm whether the plugs should be EU, UK or US type for this batch.
-Our bank details remain unchanged; please do not accept any notice of changed bank account by e-mail.
-Sorry for the late reply, I was out of office on {date}.
-Is it possible to split the order into two shipments, {qty_small} pcs by air and the rest by sea?
-The pre-shipment inspection by {inspector} is booked for {date}.
-Please also quote the {product} with our logo printed and a colour box."""
-
-# Lines that start with "From " are escaped in mbox; real bodies have them too.
-_EN_LINE_START = """\
-From next week on, please send all purchase orders to our new colleague {colleague}.
-From our side everything is ready for the booking on {date}."""
-
-_ZH = """\
-{customer}的订单{po}已经确认，PI号{pi}，请尽快安排生产。
-客户要求{date_zh}之前出货，请生产部确认一下能否赶得上。
-{product_zh}目前库存{qty}台，另外还需要采购{qty_small}套外壳。
-财务这边还没有收到{customer}的定金，金额{cur} {amount}，麻烦跟进一下。
-这批货的HS编码是{hs}，出口退税率13%，报关资料请按这个做。
-货代报价：{port_zh}到{dest_zh}，40HQ {freight}美金，20GP {freight2}美金，船名{vessel}。
-提单号{bl}，柜号{container}，预计{date_zh}开船。
-请在{date_zh}之前把商业发票、装箱单和原产地证准备好，发给客户确认。
-QC抽检了{qty_small}pcs，不良率{defect}%，主要问题是{defect_zh}，已经安排返工。
-{supplier}的物料延期了，预计{date_zh}才能到厂，可能会影响交期。
-客户反馈上一批{product_zh}有{qty_small}台{defect_zh}，需要我们提供8D报告。
-这个型号的{cert}认证证书下个月到期，请认证部安排续证。
-报价单已经更新，{model}单价调整为{cur} {price}，含税含运费。
-请采购部再跟{supplier}谈一下价格，目标价降{pct_small}%。
-本月对账单已经发过去了，合计人民币{amount_rmb}元，请贵司核对后盖章回传。
-发票已经开好了，顺丰单号{sf}，请注意查收。
-样品今天已经用顺丰寄出，单号{sf}，收到后麻烦确认一下。
-仓库明天上午九点装柜，请安排两个人协助，叉车已经预约好了。
-客户的唛头和箱贴已经确认，外箱上要印CE和WEEE标志。
-包装方式：每箱{per_ctn}个，外箱尺寸{ctn_dim}cm，毛重{kg}kg。
-这票货一共{ctns}箱，{cbm}立方，建议走一个{ctype}。
-海运费又涨了，{port_zh}到{dest_zh}比上个月贵了{freight_up}美金一个柜。
-老板同意这个价格，但是付款方式要改成{pay_zh}。
-请技术部确认一下{model}的输出纹波，客户要求小于{ripple}mV。
-客户下周{weekday_zh}来验厂，请各部门做好5S，生产线要整理干净。
-{holiday_zh}放假安排：{date_zh}至{date_zh2}放假，请各部门提前安排好出货。
-电汇水单已收到，{cur} {amount}，请安排放单。
-这个客户信用一般，{pay_zh}风险比较大，建议先收全款再发货。
-请把{model}的规格书和测试报告发给我，我转给客户。
-报关单已经放行，请把报关资料整理好交给财务办理退税。
-物流那边说{port_zh}码头最近比较拥堵，可能要延迟两三天进港。
-客户要的是欧规插头，不是英规，请仓库重新核对一下。
-建议用有{cert}认证的电芯，价格会贵一点但是质量稳定。
-麻烦{colleague_zh}帮忙查一下{pi}的付款情况，客户说已经付了。
-下单数量：{model} {qty}pcs，交期{days}天，付款方式{pay_zh}。
-合同已经签好，扫描件在附件里，原件今天快递过去。
-{customer}那边想做{qty_big}台的年度订单，问我们能给多少折扣。
-明天下午两点开会讨论{product_zh}的新报价，请准时参加。
-鑫源那边的IC涨价了{pct_small}%，我们的报价要不要跟着调整？
-请在ERP里面把{po}的交期改成{date_zh}，谢谢。
-柜子已经提到了，司机电话{mobile}，大概下午三点到仓库。
-客户问能不能把{qty_small}pcs先空运过去，剩下的走海运。"""
-
-_TW = """\
-您好，我們對貴司的{product_tw}很有興趣，請報價{qty}個，交貨到{dest_tw}。
-附件是我們的訂單{po}，請確認交期和價格。
-請問{model}是否有{cert}認證？我們的客戶要求提供測試報告。
-上一批貨已經收到，但是有{qty_small}個外殼破損，照片請見附件。
-我們已經匯出訂金{cur} {amount}，水單請見附件。
-請在{date_zh}之前安排出貨，謝謝您的協助。
-包裝請使用中性紙箱，不要印任何中文字。
-請提供商業發票和裝箱單的草稿，我們需要先給報關行確認。
-價格方面能否再優惠{pct_small}%？這次的數量比較大。
-貨櫃預計{date_zh}到達{dest_tw}港，請提供提單正本。
-我們下個月會參加{fair_tw}，希望可以順便拜訪貴司工廠。
-請問{product_tw}的保固期是多久？不良品要如何處理？"""
-
-_SUBJECTS = {
-    "customer": """\
-Quotation for {product} - {model}
-RFQ: {product} {qty} pcs
-PO {po} - {product_short}
-Proforma Invoice {pi}
-Shipping advice - {container}
-Draft B/L {bl} for your confirmation
-Payment of {pi}
-Samples of {model}
-Complaint: defective units in PO {po}
-Price increase notice {year}
-Inquiry: {product}
-Anfrage {product_short} - Projekt {po}
-Order confirmation {po}
-Test report {model} {cert}
-Artwork for {model} gift box
-Meeting at {fair}""",
-    "internal": """\
-{customer}订单{po}生产安排
-关于{model}报价的问题
-{pi}定金到账确认
-出货通知 {container}
-{holiday_zh}放假通知
-验厂准备工作
-HS编码确认 {hs}
-退税资料 {year}年{month}月
-{product_zh}库存盘点
-客户投诉：{product_zh}不良
-周会纪要 {date_zh}""",
-    "supplier": """\
-{supplier}物料延期
-对账单{year}年{month}月
-样品寄送 {sf}
-{model}外壳报价
-采购订单 PO-{po_cn}
-关于IC涨价的通知""",
-    "forwarder": """\
-订舱：{port_zh}-{dest_zh} {ctype}
-Booking confirmation {bl}
-提单确认 {bl}
-{vessel} 船期更新
-报关资料 {container}""",
-    "taiwan": """\
-詢價：{product_tw}
-訂單{po}確認
-出貨通知 {po}
-訂金匯款通知""",
-}
-
-_DEFECTS = [
-    ("loose connectors", "接插件松动"),
-    ("scratches on the housing", "外壳划伤"),
-    ("no output", "无输出"),
-    ("wrong labels", "标签贴错"),
-    ("noise at full load", "满载异响"),
-    ("broken cartons", "外箱破损"),
-    ("low capacity", "容量不足"),
-]
-_PORTS = [
-    ("Shenzhen Yantian", "盐田"),
-    ("Shekou", "蛇口"),
-    ("Ningbo", "宁波"),
-    ("Hong Kong", "香港"),
-]
-_DESTS = [
-    ("Hamburg", "汉堡"),
-    ("Rotterdam", "鹿特丹"),
-    ("Felixstowe", "费利克斯托"),
-    ("Bremerhaven", "不来梅"),
-    ("Los Angeles", "洛杉矶"),
-    ("Southampton", "南安普顿"),
-    ("Antwerp", "安特卫普"),
-]
-_PAY = [
-    ("30% T/T deposit, 70% balance against copy of B/L", "30%定金，70%见提单复印件付款"),
-    ("100% T/T before shipment", "款到发货"),
-    ("L/C at sight", "即期信用证"),
-    ("O/A 60 days", "月结60天"),
-    ("D/P at sight", "即期付款交单"),
-    ("net 30 days after invoice date", "票到30天付款"),
-]
-_HOLIDAYS = [
-    ("Chinese New Year", "春节"),
-    ("Labour Day", "五一"),
-    ("Dragon Boat Festival", "端午节"),
-    ("Mid-Autumn Festival", "中秋节"),
-    ("National Day", "国庆"),
-]
-
-_FIRST_EN = [
-    "Kevin",
-    "Lily",
-    "Grace",
-    "Jack",
-    "Coco",
-    "Tony",
-    "Sunny",
-    "Amy",
-    "Leo",
-    "Vivian",
-    "Eric",
-    "Cherry",
-]
-
-# Our company: (Chinese name, pinyin, department, English title)
-_STAFF = [
-    ("张伟", "zhangwei", "外贸部", "Sales Manager"),
-    ("李娜", "lina", "外贸部", "Sales"),
-    ("王芳", "wangfang", "财务部", "Accountant"),
-    ("刘洋", "liuyang", "采购部", "Buyer"),
-    ("陈静", "chenjing", "物流部", "Logistics"),
-    ("杨磊", "yanglei", "品质部", "QC Engineer"),
-    ("赵敏", "zhaomin", "单证部", "Documentation"),
-    ("黄强", "huangqiang", "总经办", "General Manager"),
-    ("周杰", "zhoujie", "外贸部", "Sales"),
-    ("吴婷", "wuting", "外贸部", "Merchandiser"),
-    ("郑喆", "zhengzhe", "技术部", "R&D Engineer"),
-    ("孙珺", "sunjun", "认证部", "Certification"),
-]
-
-_DISCLAIMER_ZH = (
-    "本邮件及其附件含有深圳市华强电子有限公司的保密信息，仅限于发送给上面地址中列出的个人或群组。"
-    "禁止任何其他人以任何形式使用（包括但不限于全部或部分地泄露、复制、或散发）本邮件中的信息。"
-    "如果您错收了本邮件，请您立即电话或邮件通知发件人并删除本邮件！\n"
-    "This e-mail and its attachments contain confidential information from Shenzhen Huaqiang "
-    "Electronics Co., Ltd., which is intended only for the person or entity whose address is "
-    "listed above. Any use of the information contained herein in any way by persons other than "
-    "the intended recipient(s) is prohibited. If you receive this e-mail in error, please notify "
-    "the sender by phone or email immediately and delete it!"
+from bench.vocabulary import (
+    ATTACHMENTS,
+    BANKS,
+    CARRIERS,
+    CERTS,
+    CLOSINGS,
+    CUSTOMER_SHORT,
+    CUSTOMERS,
+    DAYS,
+    DAYS_DE,
+    DAYS_LONG,
+    DAYS_ZH,
+    DEFECTS,
+    DESTS,
+    EN,
+    EN_LINE_START,
+    FAIRS,
+    FAIRS_TW,
+    FIRST_EN,
+    FORWARDERS,
+    HOLIDAYS,
+    INCOTERMS,
+    INSPECTORS,
+    MAILERS,
+    MONTHS,
+    MONTHS_DE,
+    MONTHS_LONG,
+    PAY,
+    PORTS,
+    PORTS_TW,
+    PRODUCTS,
+    STAFF,
+    STAFF_SIGNATURE,
+    SUBJECTS,
+    SUPPLIER_SHORT,
+    SUPPLIERS,
+    SURNAMES,
+    TAIWAN,
+    TW,
+    US,
+    VESSELS,
+    ZH,
+    Mailer,
+    Org,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class _Mailer:
-    headers: tuple[str, ...]  # fixed header lines
-    zh_charsets: tuple[str, ...]  # labels for Chinese text, picked at random
-    en_charsets: tuple[str, ...]
-    html: str  # "outlook", "foxmail", "gmail", "plain"
-    html_p: float  # how often multipart/alternative
-    quote: str  # "outlook", "foxmail", "qq", "gt"
-    attribution: str  # for quote "gt": format of the "… wrote:" line
-    mid: str  # Message-ID style
-    rfc2231: bool  # attachment names as RFC 2231 (else RFC 2047 in quotes)
-    reply: tuple[str, str]  # reply prefix for (English, Chinese) subjects
-    forward: tuple[str, str]
-
-
-_MAILERS: dict[str, _Mailer] = {
-    "foxmail": _Mailer(
-        ("X-Priority: 3", "X-Has-Attach: {has_attach}", "X-Mailer: Foxmail 7.2.25.228[cn]"),
-        ("GB2312", "utf-8", "utf-8"),
-        ("utf-8", "utf-8", "utf-8", "GB2312"),
-        "foxmail",
-        0.3,
-        "foxmail",
-        "",
-        "foxmail",
-        False,
-        ("Re: ", "回复："),
-        ("Fw: ", "转发："),
-    ),
-    "outlook_cn": _Mailer(
-        (
-            "X-Mailer: Microsoft Outlook 16.0",
-            "Content-Language: zh-cn",
-            "Thread-Index: {thread_index}",
-        ),
-        ("gb2312", "utf-8", "utf-8"),
-        ("utf-8",),
-        "outlook",
-        0.3,
-        "outlook",
-        "",
-        "outlook",
-        False,
-        ("RE: ", "答复: "),
-        ("FW: ", "转发: "),
-    ),
-    "coremail": _Mailer(
-        (
-            "X-Priority: 3",
-            "X-Mailer: Coremail Webmail Server Version XT5.0.14 "
-            "build 20230109(dcb5de15) Copyright (c) 2002-2024 www.mailtech.cn 163com",
-            "X-NTES-SC: {token}",
-        ),
-        ("GBK", "utf-8"),
-        ("utf-8",),
-        "plain",
-        0.3,
-        "gt",
-        "coremail",
-        "coremail",
-        False,
-        ("Re:", "回复:"),
-        ("Fw:", "转发:"),
-    ),
-    "qq": _Mailer(
-        (
-            "X-QQ-mid: {token}",
-            "X-QQ-MIME: TCMime 1.0 by Tencent",
-            "X-Mailer: QQMail 2.x",
-            "X-QQ-Mailer: QQMail 2.x",
-        ),
-        ("gb18030", "utf-8"),
-        ("gb18030",),
-        "plain",
-        0.4,
-        "qq",
-        "",
-        "qq",
-        False,
-        ("回复：", "回复："),
-        ("转发：", "转发："),
-    ),
-    "outlook_en": _Mailer(
-        (
-            "Thread-Topic: {subject}",
-            "Thread-Index: {thread_index}",
-            "X-MS-Has-Attach: {has_attach}",
-            "X-MS-TNEF-Correlator:",
-            "X-Microsoft-Antispam-Message-Info: {antispam}",
-        ),
-        ("utf-8",),
-        ("utf-8", "iso-8859-1", "Windows-1252"),
-        "outlook",
-        0.3,
-        "outlook",
-        "",
-        "exchange",
-        False,
-        ("RE: ", "RE: "),
-        ("FW: ", "FW: "),
-    ),
-    "thunderbird": _Mailer(
-        ("User-Agent: Mozilla Thunderbird", "Content-Language: en-GB"),
-        ("UTF-8",),
-        ("UTF-8",),
-        "plain",
-        0.15,
-        "gt",
-        "thunderbird",
-        "uuid",
-        True,
-        ("Re: ", "Re: "),
-        ("Fwd: ", "Fwd: "),
-    ),
-    "gmail": _Mailer(
-        ("X-Gm-Message-State: {token}",),
-        ("UTF-8",),
-        ("UTF-8",),
-        "gmail",
-        0.95,
-        "gt",
-        "gmail",
-        "gmail",
-        False,
-        ("Re: ", "Re: "),
-        ("Fwd: ", "Fwd: "),
-    ),
-    "apple": _Mailer(
-        ("X-Mailer: Apple Mail (2.3731.700.6)",),
-        ("utf-8",),
-        ("us-ascii", "utf-8"),
-        "plain",
-        0.4,
-        "gt",
-        "apple",
-        "uuid",
-        True,
-        ("Re: ", "Re: "),
-        ("Fwd: ", "Fwd: "),
-    ),
-    "outlook_tw": _Mailer(
-        (
-            "X-Mailer: Microsoft Outlook 16.0",
-            "Content-Language: zh-tw",
-            "Thread-Index: {thread_index}",
-        ),
-        ("big5",),
-        ("big5", "utf-8"),
-        "outlook",
-        0.4,
-        "outlook",
-        "",
-        "outlook",
-        False,
-        ("RE: ", "回覆: "),
-        ("FW: ", "轉寄: "),
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _Org:
-    domain: str
-    kind: str  # "us", "customer", "supplier", "forwarder", "taiwan"
-    lang: str  # "zh", "en", "de", "tw"
-    tz: int  # standard offset, minutes
-    dst: bool
-    name: str
-    footer: str  # disclaimer or company footer under the signature
+Rng = random.Random
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class _Person:
     display: str
     addr: str
-    org: _Org
+    org: Org
     mailer: str
     first: str  # how an English greeting addresses them
     signature: str
     native: str  # how a Chinese greeting addresses them
-
-
-_US = _Org("huaqiang-elec.com.cn", "us", "zh", 480, False, "深圳市华强电子有限公司", _DISCLAIMER_ZH)
-
-_CUSTOMERS = [
-    (
-        _Org(
-            "mueller-elektronik.de",
-            "customer",
-            "de",
-            60,
-            True,
-            "Müller Elektronik GmbH",
-            "Müller Elektronik GmbH · Industriestraße 12 · 70565 Stuttgart\nGeschäftsführer: "
-            "Thomas Müller · Amtsgericht Stuttgart HRB 723456 · USt-IdNr.: DE812345678\nDiese "
-            "E-Mail enthält vertrauliche Informationen. Wenn Sie nicht der richtige Adressat sind, "
-            "informieren Sie bitte sofort den Absender und vernichten Sie diese Mail.",
-        ),
-        [
-            ("Thomas Müller", "t.mueller"),
-            ("Anna Schneider", "a.schneider"),
-            ("Lukas Weber", "einkauf"),
-        ],
-    ),
-    (
-        _Org(
-            "brightway-components.co.uk",
-            "customer",
-            "en",
-            0,
-            True,
-            "Brightway Components Ltd",
-            "Brightway Components Ltd is registered in England and Wales, company no. 08452231. "
-            "Registered office: Unit 4, Riverside Park, Leeds LS10 1QF.",
-        ),
-        [("James Wilson", "james.wilson"), ("Emily Clarke", "emily.clarke")],
-    ),
-    (
-        _Org("apexpower.com", "customer", "en", -300, True, "Apex Power Solutions Inc.", ""),
-        [("Michael Johnson", "mjohnson"), ("Sarah Davis", "sdavis"), ("Priya Patel", "ppatel")],
-    ),
-    (
-        _Org(
-            "nordlicht-handel.de",
-            "customer",
-            "de",
-            60,
-            True,
-            "Nordlicht Handels GmbH",
-            "Nordlicht Handels GmbH, Am Sandtorkai 5, 20457 Hamburg, HRB 154321",
-        ),
-        [("Stefan Becker", "s.becker"), ("Jürgen Hoffmann", "j.hoffmann")],
-    ),
-    (
-        _Org("voltix-distribution.com", "customer", "en", -300, True, "Voltix Distribution LLC", ""),
-        [("David Miller", "david"), ("Olivia Brown", "purchasing")],
-    ),
-]
-_SUPPLIERS = [
-    (
-        _Org("hengtong-plastic.com", "supplier", "zh", 480, False, "东莞市恒通塑胶制品有限公司", ""),
-        [("罗志刚", "luozg"), ("何丽", "heli")],
-    ),
-    (
-        _Org("xinyuan-tech.cn", "supplier", "zh", 480, False, "深圳市鑫源电子科技有限公司", ""),
-        [("谢斌", "xiebin"), ("林晓燕", "sales01")],
-    ),
-    (_Org("163.com", "supplier", "zh", 480, False, "", ""), [("孙丽", "sunli_1988")]),
-    (_Org("qq.com", "supplier", "zh", 480, False, "", ""), [("马超", "2837461952")]),
-]
-_FORWARDERS = [
-    (
-        _Org(
-            "gangshun-logistics.com",
-            "forwarder",
-            "zh",
-            480,
-            False,
-            "宁波港顺国际货运代理有限公司",
-            "港顺物流 —— 您身边的国际物流专家",
-        ),
-        [("郭敏 Amy", "amy.guo"), ("钱涛 Tom", "op3")],
-    ),
-]
-_TAIWAN = [
-    (
-        _Org(
-            "hongda-elec.com.tw",
-            "taiwan",
-            "tw",
-            480,
-            False,
-            "宏達電子股份有限公司",
-            "宏達電子股份有限公司\n台北市內湖區瑞光路 388 號 6 樓\n電話：02-2659-8765",
-        ),
-        [("林志明", "jm.lin"), ("陳美玲", "mei"), ("黃淑芬", "sf.huang")],
-    ),
-]
 
 
 def _lines(block: str) -> list[list[str]]:
@@ -682,43 +90,10 @@ def _lines(block: str) -> list[list[str]]:
     return [re.split(r"\{(\w+)\}", line) for line in block.splitlines() if line.strip()]
 
 
-_TEMPLATES = {"en": _lines(_EN), "zh": _lines(_ZH), "tw": _lines(_TW)}
-_EN_STARTERS = _lines(_EN_LINE_START)
-_SUBJECT_TEMPLATES = {kind: _lines(block) for kind, block in _SUBJECTS.items()}
+_TEMPLATES = {"en": _lines(EN), "zh": _lines(ZH), "tw": _lines(TW)}
+_EN_STARTERS = _lines(EN_LINE_START)
+_SUBJECT_TEMPLATES = {kind: _lines(block) for kind, block in SUBJECTS.items()}
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAYS_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_DAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-_DAYS_ZH = "一二三四五六日"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTHS_LONG = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_MONTHS_DE = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
 _START = 1672617600  # 2023-01-02 00:00 UTC, 08:00 in Shenzhen
 _SPAN = 730 * 86400  # two years of mail
 _MIN_SIZE, _MAX_SIZE = 2 * 1024, 50 * 1024
@@ -795,7 +170,7 @@ def _date(epoch: float, tz: int) -> str:
     t = time.gmtime(epoch + tz * 60)
     sign = "+" if tz >= 0 else "-"
     return (
-        f"{_DAYS[t.tm_wday]}, {t.tm_mday} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{DAYS[t.tm_wday]}, {t.tm_mday} {MONTHS[t.tm_mon - 1]} {t.tm_year} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{abs(tz) // 60:02d}{abs(tz) % 60:02d}"
     )
 
@@ -804,12 +179,12 @@ def asctime(epoch: float) -> str:
     """UTC time in the form mbox `From ` lines use: `Mon Jan  1 00:00:00 2024`."""
     t = time.gmtime(epoch)
     return (
-        f"{_DAYS[t.tm_wday]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} "
+        f"{DAYS[t.tm_wday]} {MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {t.tm_year}"
     )
 
 
-def _tz(org: _Org, epoch: float) -> int:
+def _tz(org: Org, epoch: float) -> int:
     if org.dst and 4 <= time.gmtime(epoch).tm_mon <= 10:
         return org.tz + 60
     return org.tz
@@ -817,44 +192,6 @@ def _tz(org: _Org, epoch: float) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Attachments: bytes as compressible as the real thing (JPEG and Office zip: not at all).
-
-_ATTACHMENTS = [
-    (
-        "application/pdf",
-        [
-            "{pi}.pdf",
-            "Quotation {model}.pdf",
-            "形式发票{pi}.pdf",
-            "提单草稿 {bl}.pdf",
-            "Commercial Invoice & Packing List {po}.pdf",
-            "{cert}证书 {model}.pdf",
-            "测试报告_{model}.pdf",
-        ],
-    ),
-    (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        [
-            "报价单_{model}.xlsx",
-            "Price list {year}.xlsx",
-            "装箱单 {po}.xlsx",
-            "PL&CI {po}.xlsx",
-            "对账单{year}年{month}月.xlsx",
-        ],
-    ),
-    (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        ["产品规格书 {model} V1.{month}.docx", "Specification {model}.docx"],
-    ),
-    (
-        "image/jpeg",
-        [
-            "IMG_{year}{month}{day}_{hhmmss}.jpg",
-            "包装照片{n}.jpg",
-            "product photo {n}.jpg",
-            "微信图片_{year}{month}{day}{hhmmss}.jpg",
-        ],
-    ),
-]
 
 
 def _attachment_bytes(ctype: str, size: int, rng: Rng, fill: Callable[[list[str]], str]) -> bytes:
@@ -1069,14 +406,14 @@ class _Generator:
         self.now = float(_START)
         self.threads: list[_Thread] = []
         self.message_ids: set[str] = set()
-        self.staff = [self._staff(*entry) for entry in _STAFF]
+        self.staff = [self._staff(*entry) for entry in STAFF]
         self.groups: dict[str, list[list[_Person]]] = {
             kind: [[self._outsider(org, name, local) for name, local in people] for org, people in orgs]
             for kind, orgs in (
-                ("customer", _CUSTOMERS),
-                ("supplier", _SUPPLIERS),
-                ("forwarder", _FORWARDERS),
-                ("taiwan", _TAIWAN),
+                ("customer", CUSTOMERS),
+                ("supplier", SUPPLIERS),
+                ("forwarder", FORWARDERS),
+                ("taiwan", TAIWAN),
             )
         }
         self.ctx: dict[str, str] = {}
@@ -1101,7 +438,7 @@ class _Generator:
             "moq": lambda: str(pick((500, 1000, 2000))),
             "price": lambda: f"{float(self.ctx.get('base_price', '3')) * uniform(0.9, 1.1):.2f}",
             "cur": lambda: pick(("USD", "USD", "USD", "EUR")),
-            "inco": lambda: pick(("FOB Shenzhen", "CIF Hamburg", "EXW", "FOB Ningbo", "DDP Felixstowe")),
+            "inco": lambda: pick(INCOTERMS),
             "date": lambda: self._date_en(between(2, 40)),
             "date2": lambda: self._date_en(between(30, 60)),
             "date_zh": lambda: self._date_zh(between(1, 40)),
@@ -1111,12 +448,12 @@ class _Generator:
             "pct_small": lambda: str(between(2, 12)),
             "amount": lambda: f"{between(1500, 180000):,}.{between(0, 99):02d}",
             "amount_rmb": lambda: f"{between(8000, 900000):,}.{between(0, 99):02d}",
-            "pay": lambda: pick(_PAY)[0],
-            "pay_zh": lambda: pick(_PAY)[1],
-            "cert": lambda: pick(("CE", "RoHS", "FCC", "UL", "UKCA", "GS", "REACH", "CB", "ERP")),
+            "pay": lambda: pick(PAY)[0],
+            "pay_zh": lambda: pick(PAY)[1],
+            "cert": lambda: pick(CERTS),
             "defect": lambda: f"{uniform(0.1, 3.5):.1f}",
-            "defect_en": lambda: pick(_DEFECTS)[0],
-            "defect_zh": lambda: pick(_DEFECTS)[1],
+            "defect_en": lambda: pick(DEFECTS)[0],
+            "defect_zh": lambda: pick(DEFECTS)[1],
             "dhl": lambda: str(between(10**9, 10**10 - 1)),
             "sf": lambda: f"SF{between(10**12, 10**13 - 1)}",
             "per_ctn": lambda: str(pick((10, 20, 24, 40, 50, 100))),
@@ -1127,32 +464,22 @@ class _Generator:
             "ctype": lambda: pick(("20GP", "40GP", "40HQ")),
             "year": lambda: time.strftime("%Y", time.gmtime(self.now)),
             "month": lambda: str(time.gmtime(self.now).tm_mon),
-            "holiday": lambda: pick(_HOLIDAYS)[0],
-            "holiday_zh": lambda: pick(_HOLIDAYS)[1],
+            "holiday": lambda: pick(HOLIDAYS)[0],
+            "holiday_zh": lambda: pick(HOLIDAYS)[1],
             "lc": lambda: f"LC{between(1000, 9999)}/{between(100000, 999999)}",
-            "bank": lambda: pick(
-                (
-                    "Deutsche Bank AG",
-                    "HSBC UK",
-                    "Commerzbank AG",
-                    "Bank of America",
-                    "Barclays Bank PLC",
-                )
-            ),
+            "bank": lambda: pick(BANKS),
             "freight": lambda: str(between(12, 60) * 100),
             "freight2": lambda: str(between(8, 35) * 100),
             "freight_up": lambda: str(between(2, 15) * 50),
-            "fair": lambda: pick(
-                ("Canton Fair", "Hong Kong Electronics Fair", "electronica Munich", "CES Las Vegas")
-            ),
-            "fair_tw": lambda: pick(("廣交會", "香港電子展")),
+            "fair": lambda: pick(FAIRS),
+            "fair_tw": lambda: pick(FAIRS_TW),
             "booth": lambda: f"{pick('ABCDE')}{between(1, 18)}-{between(1, 40):02d}",
             "ripple": lambda: str(between(50, 200)),
-            "inspector": lambda: pick(("SGS", "Intertek", "Bureau Veritas", "TÜV Rheinland")),
-            "weekday_zh": lambda: pick(_DAYS_ZH[:5]),
+            "inspector": lambda: pick(INSPECTORS),
+            "weekday_zh": lambda: pick(DAYS_ZH[:5]),
             "mobile": lambda: f"1{pick('3589')}{between(0, 9)}{between(10**7, 10**8 - 1)}",
-            "colleague": lambda: pick(_FIRST_EN),
-            "colleague_zh": lambda: pick(_STAFF)[0][1:],
+            "colleague": lambda: pick(FIRST_EN),
+            "colleague_zh": lambda: pick(STAFF)[0][1:],
             "n": lambda: str(between(1, 9)),
             "day": lambda: f"{time.gmtime(self.now).tm_mday:02d}",
             "hhmmss": lambda: f"{between(8, 19):02d}{between(0, 59):02d}{between(0, 59):02d}",
@@ -1162,36 +489,25 @@ class _Generator:
 
     def _staff(self, name: str, pinyin: str, dept: str, title: str) -> _Person:
         rng = self.rng
-        english = rng.choice(_FIRST_EN)
-        surname = {
-            "zhang": "Zhang",
-            "li": "Li",
-            "wang": "Wang",
-            "liu": "Liu",
-            "chen": "Chen",
-            "yang": "Yang",
-            "zhao": "Zhao",
-            "huang": "Huang",
-            "zhou": "Zhou",
-            "wu": "Wu",
-            "zheng": "Zheng",
-            "sun": "Sun",
-        }
-        family = next(v for k, v in surname.items() if pinyin.startswith(k))
+        english = rng.choice(FIRST_EN)
+        family = next(v for k, v in SURNAMES.items() if pinyin.startswith(k))
         display = rng.choice((name, f"{english} {family}", f"{english} {family} {name}", name))
         tel = f"+86-755-8321 {rng.randint(1000, 9999)}"
         mobile = f"+86 13{rng.randint(0, 9)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}"
-        signature = (
-            f"Best regards,\n\n{english} {family} ({name})\n{title} | {dept}\n"
-            "Shenzhen Huaqiang Electronics Co., Ltd.\n深圳市华强电子有限公司\n"
-            "Add: 深圳市福田区华强北路1019号华强广场B座12楼\n"
-            f"Tel: {tel}  Mob/WeChat/WhatsApp: {mobile}\nE-mail: {pinyin}@huaqiang-elec.com.cn\n"
-            "Web: www.huaqiang-elec.com.cn"
+        signature = STAFF_SIGNATURE.format(
+            english=english,
+            family=family,
+            name=name,
+            title=title,
+            dept=dept,
+            tel=tel,
+            mobile=mobile,
+            pinyin=pinyin,
         )
         mailer = rng.choice(("foxmail", "foxmail", "outlook_cn", "outlook_cn", "coremail"))
-        return _Person(display, f"{pinyin}@{_US.domain}", _US, mailer, english, signature, name)
+        return _Person(display, f"{pinyin}@{US.domain}", US, mailer, english, signature, name)
 
-    def _outsider(self, org: _Org, name: str, local: str) -> _Person:
+    def _outsider(self, org: Org, name: str, local: str) -> _Person:
         rng = self.rng
         if org.lang in ("en", "de"):
             mailer = rng.choice(("outlook_en", "outlook_en", "outlook_en", "thunderbird", "gmail", "apple"))
@@ -1214,19 +530,10 @@ class _Generator:
 
     def _new_context(self) -> dict[str, str]:
         rng = self.rng
-        product = rng.choice(_PRODUCTS)
-        port, dest = rng.choice(_PORTS), rng.choice(_DESTS)
+        product = rng.choice(PRODUCTS)
+        port, dest = rng.choice(PORTS), rng.choice(DESTS)
         year = time.gmtime(self.now).tm_year
-        carrier = rng.choice(
-            (
-                ("MSKU", "MAERSK"),
-                ("MSCU", "MSC"),
-                ("CSNU", "COSCO SHIPPING"),
-                ("HLXU", "HAPAG"),
-                ("ONEU", "ONE"),
-                ("EGHU", "EVER"),
-            )
-        )
+        carrier = rng.choice(CARRIERS)
         return {
             "product": product[0],
             "product_short": product[1],
@@ -1242,13 +549,12 @@ class _Generator:
             "port_zh": port[1],
             "dest": dest[0],
             "dest_zh": dest[1],
-            "dest_tw": rng.choice(("高雄", "基隆", "台中")),
+            "dest_tw": rng.choice(PORTS_TW),
             "container": f"{carrier[0]}{rng.randint(10**6, 10**7 - 1)}",
             "bl": f"{carrier[0][:3]}{rng.randint(10**8, 10**9 - 1)}",
-            "vessel": f"{carrier[1]} {rng.choice(('ELBA', 'ARIES', 'APUS', 'GÜLSÜN', 'LEO'))} "
-            f"V.{rng.randint(1, 99):03d}{rng.choice('EW')}",
-            "customer": rng.choice(("Müller", "Brightway", "Apex", "Nordlicht", "Voltix", "宏达")),
-            "supplier": rng.choice(("恒通塑胶", "鑫源电子", "顺达五金", "金田包装")),
+            "vessel": f"{carrier[1]} {rng.choice(VESSELS)} V.{rng.randint(1, 99):03d}{rng.choice('EW')}",
+            "customer": rng.choice(CUSTOMER_SHORT),
+            "supplier": rng.choice(SUPPLIER_SHORT),
         }
 
     def _fill(self, template: list[str]) -> str:
@@ -1259,7 +565,7 @@ class _Generator:
 
     def _date_en(self, days_ahead: int) -> str:
         t = time.gmtime(self.now + days_ahead * 86400)
-        return f"{_MONTHS[t.tm_mon - 1]} {t.tm_mday}, {t.tm_year}"
+        return f"{MONTHS[t.tm_mon - 1]} {t.tm_mday}, {t.tm_year}"
 
     def _date_zh(self, days_ahead: int) -> str:
         t = time.gmtime(self.now + days_ahead * 86400)
@@ -1328,7 +634,7 @@ class _Generator:
             sender = thread.ours[0]
             to = [rng.choice(thread.theirs)] if thread.theirs else thread.ours[1:2]
             return sender, to, [p for p in thread.ours[1:] if p not in to]
-        side = thread.ours if last.org is not _US or not thread.theirs else thread.theirs
+        side = thread.ours if last.org is not US or not thread.theirs else thread.theirs
         candidates = [p for p in side if p is not last] or [p for p in thread.ours if p is not last]
         sender = rng.choice(candidates or thread.ours)
         cc = [p for p in (*thread.last_to, *thread.last_cc) if p is not sender and p is not last]
@@ -1348,9 +654,9 @@ class _Generator:
         target: int,
     ) -> tuple[bytes, str, str, str]:
         rng = self.rng
-        mailer = _MAILERS[sender.mailer]
-        lang = sender.org.lang if sender.org is not _US else "zh"
-        if thread.kind in ("customer",) and sender.org is _US and not forward:
+        mailer = MAILERS[sender.mailer]
+        lang = sender.org.lang if sender.org is not US else "zh"
+        if thread.kind in ("customer",) and sender.org is US and not forward:
             lang = "en"
         if lang == "de":
             lang = "en"
@@ -1503,17 +809,7 @@ class _Generator:
         ]
 
     def _closing(self, lang: str) -> str:
-        options = {
-            "en": (
-                "Looking forward to your reply.",
-                "Thank you for your support.",
-                "Please let me know if you have any questions.",
-                "Thanks in advance.",
-            ),
-            "zh": ("谢谢！", "请尽快回复，谢谢。", "有问题随时联系。", "辛苦了！"),
-            "tw": ("謝謝！", "敬請回覆，謝謝。"),
-        }[lang]
-        return self.rng.choice(options)
+        return self.rng.choice(CLOSINGS[lang])
 
     def _paragraph(self, lang: str) -> str:
         rng = self.rng
@@ -1523,7 +819,7 @@ class _Generator:
         sentences = [fill(pick(templates)) for _ in range(1 + int(rng.random() * 5))]
         return (" " if lang == "en" else "").join(sentences)
 
-    def _quote_head(self, mailer: _Mailer, thread: _Thread, lang: str) -> list[str]:
+    def _quote_head(self, mailer: Mailer, thread: _Thread, lang: str) -> list[str]:
         last = thread.last_sender
         assert last is not None
         t = time.gmtime(thread.last_epoch + _tz(last.org, thread.last_epoch) * 60)
@@ -1539,12 +835,12 @@ class _Generator:
                 ]
             if style == "gmail":
                 return [
-                    f"On {_DAYS[t.tm_wday]}, {_MONTHS[t.tm_mon - 1]} {t.tm_mday}, {t.tm_year} "
+                    f"On {DAYS[t.tm_wday]}, {MONTHS[t.tm_mon - 1]} {t.tm_mday}, {t.tm_year} "
                     f"at {when} {last.display} <{last.addr}> wrote:"
                 ]
             if style == "apple":
                 return [
-                    f"On {t.tm_mday} {_MONTHS[t.tm_mon - 1]} {t.tm_year}, at {when}, "
+                    f"On {t.tm_mday} {MONTHS[t.tm_mon - 1]} {t.tm_year}, at {when}, "
                     f"{last.display} <{last.addr}> wrote:"
                 ]
             return [f"On {t.tm_mday:02d}.{t.tm_mon:02d}.{t.tm_year} {when}, {last.display} wrote:"]
@@ -1576,7 +872,7 @@ class _Generator:
         if last.org.lang == "de" and self.rng.random() < 0.5:
             return [
                 f"Von: {last.display} <{last.addr}>",
-                f"Gesendet: {_DAYS_DE[t.tm_wday]}, {t.tm_mday}. {_MONTHS_DE[t.tm_mon - 1]} "
+                f"Gesendet: {DAYS_DE[t.tm_wday]}, {t.tm_mday}. {MONTHS_DE[t.tm_mon - 1]} "
                 f"{t.tm_year} {t.tm_hour:02d}:{t.tm_min:02d}",
                 f"An: {names}",
                 *([f"Cc: {cc}"] if cc else []),
@@ -1585,7 +881,7 @@ class _Generator:
         hour = t.tm_hour % 12 or 12
         return [
             f"From: {last.display} <{last.addr}>",
-            f"Sent: {_DAYS_LONG[t.tm_wday]}, {_MONTHS_LONG[t.tm_mon - 1]} {t.tm_mday}, "
+            f"Sent: {DAYS_LONG[t.tm_wday]}, {MONTHS_LONG[t.tm_mon - 1]} {t.tm_mday}, "
             f"{t.tm_year} {hour}:{t.tm_min:02d} {'AM' if t.tm_hour < 12 else 'PM'}",
             f"To: {names}",
             *([f"Cc: {cc}"] if cc else []),
@@ -1613,7 +909,7 @@ class _Generator:
             )
         return f"{text}\n\n{block}\n\n{quoted}\n"
 
-    def _text_part(self, ctype: str, text: str, label: str, cte: str, mailer: _Mailer) -> bytes:
+    def _text_part(self, ctype: str, text: str, label: str, cte: str, mailer: Mailer) -> bytes:
         data = text.encode(_codec(label), "replace")
         if cte == "base64":
             body = _b64(data.replace(b"\n", b"\r\n"))
@@ -1628,9 +924,9 @@ class _Generator:
             f'Content-Type: {ctype}{sep}charset="{label}"{flowed}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
         ).encode() + body
 
-    def _attachment(self, size: int, label: str, mailer: _Mailer) -> bytes:
+    def _attachment(self, size: int, label: str, mailer: Mailer) -> bytes:
         rng = self.rng
-        ctype, names = rng.choices(_ATTACHMENTS, (40, 25, 10, 25))[0]
+        ctype, names = rng.choices(ATTACHMENTS, (40, 25, 10, 25))[0]
         name = self._fill(re.split(r"\{(\w+)\}", rng.choice(names)))
         raw_size = int(size / 1.37)
         content = _attachment_bytes(ctype, raw_size, rng, self._fill)
@@ -1654,7 +950,7 @@ class _Generator:
             + b"--\r\n"
         )
 
-    def _boundary(self, mailer: _Mailer) -> str:
+    def _boundary(self, mailer: Mailer) -> str:
         rng = self.rng
         if mailer.quote == "foxmail":
             return f"----=_001_NextPart{rng.randint(10**11, 10**12)}_=----"
@@ -1694,7 +990,7 @@ class _Generator:
                 self.message_ids.add(mid)
                 return f"<{mid}>"
 
-    def _address(self, person: _Person, label: str, mailer: _Mailer) -> str:
+    def _address(self, person: _Person, label: str, mailer: Mailer) -> str:
         if person.display.isascii():
             return f'"{person.display}" <{person.addr}>'
         q = person.display.isascii() is False and all(ord(c) < 0x250 for c in person.display)
@@ -1709,7 +1005,7 @@ class _Generator:
         cc: list[_Person],
         subject: str,
         label: str,
-        mailer: _Mailer,
+        mailer: Mailer,
         epoch: float,
         tz: int,
         message_id: str,
@@ -1749,14 +1045,14 @@ class _Generator:
         queue = f"{rng.getrandbits(40):010X}"
         local = _date(epoch + rng.randint(1, 9), 480)
         lines: list[str] = []
-        if rcpt.org is _US and sender.org is not _US:
+        if rcpt.org is US and sender.org is not US:
             lines.append(f"Return-Path: <{sender.addr}>")
             relay = f"mail-{sender.org.domain.split('.')[0]}.example.net"
             if sender.mailer == "outlook_en":
                 host = f"mail-am{rng.randint(5, 7)}eur0{rng.randint(1, 5)}on20{rng.randint(10, 99)}"
                 relay = f"{host}.outbound.protection.outlook.com"
             lines.append(
-                f"Received: from {relay} ({relay} [{ip}])\r\n\tby mx1.{_US.domain} "
+                f"Received: from {relay} ({relay} [{ip}])\r\n\tby mx1.{US.domain} "
                 f"(Postfix) with ESMTPS id 4T{queue}\r\n\tfor <{rcpt.addr}>; {local} (CST)"
             )
             if sender.mailer == "outlook_en":
