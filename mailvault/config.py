@@ -90,6 +90,61 @@ class IngestSettings(_Section):
     )
 
 
+class ListenerSettings(_Section):
+    address: str = Field("127.0.0.1", description="IP address to listen on.")
+    port: int = Field(10025, ge=1, le=65535, description="TCP port to listen on.")
+    mode: Literal["journal", "relay"] = Field(
+        "journal",
+        description=(
+            "journal: archive and answer, pass nothing on (for BCC/journal copies); relay: archive, "
+            "then hand the message to [smtp] next_hop and answer only when it has accepted it."
+        ),
+    )
+
+
+class SmtpSettings(_Section):
+    listeners: list[ListenerSettings] = Field(
+        default_factory=lambda: [ListenerSettings()],
+        description="Where the gateway listens, each with its mode.",
+    )
+    hostname: str = Field("", description="Name in the greeting and replies; empty means this host's FQDN.")
+    allowed_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Client networks that may connect; others are refused with 554.",
+    )
+    max_message_size: int = Field(
+        10_240_000,
+        ge=1024,
+        description="Largest message accepted, in bytes (552 beyond it); match Postfix's message_size_limit.",
+    )
+    max_recipients: int = Field(1000, ge=1, description="Most RCPT TO per message (452 beyond it).")
+    max_sessions: int = Field(100, ge=1, description="Most concurrent SMTP sessions (421 beyond it).")
+    timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a session may stay silent; a DATA transfer still moving never times out.",
+    )
+    journal_domain: str = Field(
+        "",
+        description=(
+            "Domain of address-encoded journal recipients: archive+user=example.com@<journal_domain> "
+            "is recorded as user@example.com (Postfix recipient_bcc_maps/sender_bcc_maps)."
+        ),
+    )
+    next_hop: str = Field(
+        "", description="host:port that relay listeners hand messages to, e.g. 127.0.0.1:10026."
+    )
+    spool_dir: Path | None = Field(
+        None, description="Folder of the gateway's receive journal; unset means <data_dir>/spool."
+    )
+    segment_size: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024, description="Bytes after which the journal starts a new file."
+    )
+    grace: float = Field(
+        30.0, ge=0, description="Seconds sessions in flight may take to finish after SIGTERM."
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -109,6 +164,7 @@ class Settings(BaseSettings):
 
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
@@ -225,4 +281,7 @@ def _toml_value(value: Any) -> str:
         return json.dumps(str(value))
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, BaseModel):
+        items = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.model_dump().items())
+        return "{ " + items + " }"
     return json.dumps(str(value), ensure_ascii=False)

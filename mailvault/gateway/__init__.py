@@ -1,0 +1,1 @@
+"""The SMTP gateway: journals every message durably before answering, relays where configured."""

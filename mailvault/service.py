@@ -1,0 +1,161 @@
+"""`mailvault serve` and `mailvault smtp`: every long-running service in one event loop.
+
+Shutdown order, on SIGTERM or SIGINT:
+  1. stop accepting SMTP connections (listeners close);
+  2. let sessions in flight finish, for at most [smtp] grace seconds, then cut the rest (a cut
+     session never got its 250, so its sender still holds the message and retries);
+  3. finish the spool's last group commit;
+  4. drain the spool into the archive (what cannot be drained now, e.g. with the database down,
+     stays in the spool for the next start);
+  5. close the archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from functools import partial
+
+from mailvault.archive.store import Archive
+from mailvault.config import ListenerSettings, Settings
+from mailvault.errors import ArchiveError, ConfigError
+from mailvault.gateway.drain import Drainer
+from mailvault.gateway.handler import GatewayHandler, ListenerPolicy
+from mailvault.gateway.server import (
+    GatewaySMTP,
+    SessionLimits,
+    default_hostname,
+    parse_networks,
+    start_listener,
+)
+from mailvault.gateway.spool import Spool
+
+log = logging.getLogger(__name__)
+
+_RETRY_MAX = 60.0
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the gateway and its drain worker until `stop` is set or a signal arrives."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await _serve(settings, stop)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _serve(settings: Settings, stop: asyncio.Event) -> None:
+    smtp = settings.smtp
+    if any(listener.mode == "relay" for listener in smtp.listeners) and not smtp.next_hop:
+        raise ConfigError("[smtp] a relay listener needs [smtp] next_hop (host:port of the next MTA)")
+    spool = Spool(smtp.spool_dir or settings.archive.data_dir / "spool", smtp.segment_size)
+    limits = SessionLimits(parse_networks(smtp.allowed_networks), smtp.max_sessions)
+    _warn_about_risky_settings(settings)
+    servers = []
+    try:
+        for listener in smtp.listeners:
+            factory = _protocol_factory(settings, spool, limits, listener)
+            servers.append(await start_listener(factory, listener.address, listener.port))
+            log.info("listening on %s:%d (%s mode)", listener.address, listener.port, listener.mode)
+        spool_closed = asyncio.Event()
+        async with asyncio.TaskGroup() as tasks:
+            drain = tasks.create_task(_drain_forever(settings, spool, spool_closed))
+            await stop.wait()
+            log.info("stopping: no new SMTP connections; %d session(s) in flight", len(limits.active))
+            for server in servers:
+                server.close()
+            await _let_sessions_finish(limits, smtp.grace)
+            await spool.close()
+            spool_closed.set()
+            spool.changed.set()
+            await drain
+    finally:
+        for server in servers:
+            server.close()
+        await spool.close()
+
+
+def _protocol_factory(
+    settings: Settings, spool: Spool, limits: SessionLimits, listener: ListenerSettings
+) -> Callable[[], GatewaySMTP]:
+    smtp = settings.smtp
+    handler = GatewayHandler(
+        spool,
+        ListenerPolicy(
+            mode=listener.mode, max_recipients=smtp.max_recipients, journal_domain=smtp.journal_domain
+        ),
+    )
+    return partial(
+        GatewaySMTP,
+        handler,
+        limits=limits,
+        data_size_limit=smtp.max_message_size,
+        enable_SMTPUTF8=True,
+        decode_data=False,
+        hostname=default_hostname(smtp.hostname),
+        ident="mailvault",
+        timeout=smtp.timeout,
+    )
+
+
+async def _let_sessions_finish(limits: SessionLimits, grace: float) -> None:
+    if limits.active:
+        await _wait(limits.idle, grace)
+    for session in list(limits.active):
+        if session.transport is not None:
+            session.transport.close()
+    if limits.active:
+        log.warning("closed %d session(s) still open after %.0f s of grace", len(limits.active), grace)
+
+
+async def _drain_forever(settings: Settings, spool: Spool, spool_closed: asyncio.Event) -> None:
+    """Archive journaled mail as it arrives; on archive trouble keep it in the spool and retry.
+    Returns after the spool has closed and everything in it is archived (or the archive is down)."""
+    archive: Archive | None = None
+    delay = 1.0
+    try:
+        while True:
+            spool.changed.clear()
+            try:
+                if archive is None:
+                    archive = await asyncio.to_thread(Archive, settings)
+                    drainer = Drainer(spool, archive.ingestor, batch_size=settings.ingest.batch_size)
+                await asyncio.to_thread(drainer.drain)
+                delay = 1.0
+            except ArchiveError as exc:
+                log.error(
+                    "archive unavailable (%s); journaled mail waits in the spool, retry in %.0f s", exc, delay
+                )
+                if archive is not None:
+                    await asyncio.to_thread(archive.close)
+                    archive = None
+                if spool_closed.is_set():
+                    return
+                await _wait(spool_closed, delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                continue
+            if spool_closed.is_set():
+                await asyncio.to_thread(drainer.drain)  # whatever the last commits added
+                return
+            await _wait(spool.changed, 1.0)
+    finally:
+        if archive is not None:
+            await asyncio.to_thread(archive.close)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def _warn_about_risky_settings(settings: Settings) -> None:
+    for network in settings.smtp.allowed_networks:
+        if network in ("0.0.0.0/0", "::/0"):
+            log.warning("[smtp] allowed_networks includes %s: anyone can write into the archive", network)
