@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from mailvault.archive.db import Database
 from mailvault.errors import SchemaError
@@ -46,8 +50,36 @@ def current_revision(db: Database) -> str | None:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    with db.translate_errors():
+    with db.translate_errors(), _migration_lock(db):
         command.upgrade(alembic_config(db), revision)
+
+
+# Alembic keeps its migration context in module globals: one migration at a time per process.
+_PROCESS_LOCK = threading.Lock()
+_ADVISORY_KEY = 0x6D61696C7661  # "mailva": any constant shared by every mailvault process
+
+
+@contextmanager
+def _migration_lock(db: Database) -> Iterator[None]:
+    """One migration at a time, across threads and across processes (gateway, importer, web)."""
+    with _PROCESS_LOCK:
+        if db.is_sqlite:
+            lock_path = Path(str(db.engine.url.database) + ".migrate-lock")
+            with lock_path.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        else:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_KEY})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
+                    conn.commit()
 
 
 def ensure_schema(db: Database, *, create: bool = True) -> None:
@@ -66,8 +98,11 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
             )
         if not create:
             raise SchemaError(f"database {db.safe_url} is empty; run `mailvault db upgrade`")
-        log.info("creating the archive schema in %s", db.safe_url)
-        upgrade(db)
+        with db.translate_errors(), _migration_lock(db):
+            # Another process may have created it while this one waited for the lock.
+            if current_revision(db) is None:
+                log.info("creating the archive schema in %s", db.safe_url)
+                command.upgrade(alembic_config(db), "head")
         return
     raise SchemaError(
         f"database schema is at revision {current}, this mailvault needs {head}; "

@@ -51,3 +51,21 @@ def test_old_schema_is_refused_until_upgraded(database_url: str) -> None:
             migrate.ensure_schema(db)
     finally:
         db.dispose()
+
+
+def test_concurrent_first_opens_create_the_schema_once(database_url: str) -> None:
+    """The gateway, an import and the web app may all open a fresh archive at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_and_check(_: int) -> str | None:
+        db = Database(database_url)
+        try:
+            migrate.ensure_schema(db)
+            return migrate.current_revision(db)
+        finally:
+            db.dispose()
+
+    with ThreadPoolExecutor(4) as pool:
+        revisions = list(pool.map(open_and_check, range(4)))
+    head = migrate.head_revision(Database(database_url))
+    assert revisions == [head] * 4

@@ -1,0 +1,89 @@
+"""A running gateway (the real `service.run`, in the test's event loop) on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from mailvault import service
+from mailvault.archive.models import Source
+from mailvault.archive.store import Archive
+from mailvault.config import Settings, load_settings
+from tests.servers import free_port
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    port: int
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+    async def archived(self, count: int, seconds: float = 20.0) -> Archive:
+        """Wait until `count` SMTP arrivals are in the archive; return it opened (caller closes)."""
+        archive = await asyncio.to_thread(Archive, self.settings)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            with archive.db.reading() as session:
+                done = session.scalar(select(func.count()).select_from(Source).where(Source.kind == "smtp"))
+            if done is not None and done >= count:
+                return archive
+            if asyncio.get_running_loop().time() > deadline:
+                archive.close()
+                raise AssertionError(f"only {done} of {count} messages archived in {seconds} s")
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.05)
+
+
+def gateway_settings(tmp_path: Path, database_url: str, **smtp: Any) -> Settings:
+    port = smtp.pop("port", None) or free_port()
+    return load_settings(
+        archive={
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "company_domains": ["huaqiang-elec.com.cn"],
+        },
+        ingest={"parse_workers": 1},
+        smtp={
+            "listeners": [{"address": "127.0.0.1", "port": port, "mode": "journal"}],
+            "hostname": "mx.test",
+            **smtp,
+        },
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Gateway]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stop=stop))
+    port = settings.smtp.listeners[0].port
+    for _ in range(200):
+        if task.done():
+            task.result()
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        break
+    try:
+        yield Gateway(settings, port, task, stop)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, database_url: str) -> AsyncIterator[Gateway]:
+    async with running(gateway_settings(tmp_path, database_url, journal_domain="archive.example")) as gw:
+        yield gw
