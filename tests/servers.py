@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -31,62 +32,59 @@ def _as_user(user: str | None) -> list[str]:
     return ["runuser", "-u", user, "--"] if user else []
 
 
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a private cluster (fsync off: tests need speed, not durability) and yield its base URL."""
-    bindir = postgres_bindir()
-    if bindir is None:
-        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    # PostgreSQL refuses to run as root; use the postgres account Debian's package creates.
-    user = "postgres" if os.geteuid() == 0 else None
-    base = Path(tempfile.mkdtemp(prefix="mailvault-pg-"))
-    if user:
-        entry = pwd.getpwnam(user)
-        os.chown(base, entry.pw_uid, entry.pw_gid)
-    datadir = base / "data"
-    port = free_port()
-    run = [*_as_user(user)]
-    subprocess.run(
-        [
-            *run,
-            str(bindir / "initdb"),
-            "--no-sync",
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-D",
-            str(datadir),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {base} -c fsync=off -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run(
-        [
-            *run,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-o",
-            options,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
+class PostgresServer:
+    """A private cluster (fsync off: tests need speed, not durability) that can be stopped and
+    started again, for tests of a database that goes away."""
+
+    def __init__(self) -> None:
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bindir = bindir
+        # PostgreSQL refuses to run as root; use the postgres account Debian's package creates.
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.base = Path(tempfile.mkdtemp(prefix="mailvault-pg-"))
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.base, entry.pw_uid, entry.pw_gid)
+        self.datadir = self.base / "data"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self._pg(["initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-D", str(self.datadir)])
+
+    def _pg(self, command: list[str]) -> None:
         subprocess.run(
-            [*run, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
-            check=False,
+            [*_as_user(self.user), str(self.bindir / command[0]), *command[1:]],
+            check=True,
             capture_output=True,
         )
-        shutil.rmtree(base, ignore_errors=True)
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.base} -c fsync=off -c listen_addresses=127.0.0.1 -c max_connections=200"
+        )
+        self._pg(
+            ["pg_ctl", "-D", str(self.datadir), "-o", options, "-l", str(self.base / "log"), "-w", "start"]
+        )
+
+    def stop(self) -> None:
+        self._pg(["pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop"])
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a private cluster and yield its base URL; removed afterwards."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.remove()
 
 
 def create_database(base_url: str, name: str) -> str:
