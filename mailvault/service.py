@@ -24,6 +24,7 @@ from mailvault.config import ListenerSettings, Settings
 from mailvault.errors import ArchiveError, ConfigError
 from mailvault.gateway.drain import Drainer
 from mailvault.gateway.handler import GatewayHandler, ListenerPolicy
+from mailvault.gateway.relay import NextHop
 from mailvault.gateway.server import (
     GatewaySMTP,
     SessionLimits,
@@ -53,8 +54,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
 
 async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     smtp = settings.smtp
-    if any(listener.mode == "relay" for listener in smtp.listeners) and not smtp.next_hop:
-        raise ConfigError("[smtp] a relay listener needs [smtp] next_hop (host:port of the next MTA)")
+    _check_relay_settings(settings)
     spool = Spool(smtp.spool_dir or settings.archive.data_dir / "spool", smtp.segment_size)
     limits = SessionLimits(parse_networks(smtp.allowed_networks), smtp.max_sessions)
     _warn_about_risky_settings(settings)
@@ -86,10 +86,15 @@ def _protocol_factory(
     settings: Settings, spool: Spool, limits: SessionLimits, listener: ListenerSettings
 ) -> Callable[[], GatewaySMTP]:
     smtp = settings.smtp
+    hostname = default_hostname(smtp.hostname)
+    next_hop = NextHop.parse(smtp.next_hop, helo=hostname) if listener.mode == "relay" else None
     handler = GatewayHandler(
         spool,
         ListenerPolicy(
-            mode=listener.mode, max_recipients=smtp.max_recipients, journal_domain=smtp.journal_domain
+            mode=listener.mode,
+            max_recipients=smtp.max_recipients,
+            journal_domain=smtp.journal_domain,
+            next_hop=next_hop,
         ),
     )
     return partial(
@@ -99,7 +104,7 @@ def _protocol_factory(
         data_size_limit=smtp.max_message_size,
         enable_SMTPUTF8=True,
         decode_data=False,
-        hostname=default_hostname(smtp.hostname),
+        hostname=hostname,
         ident="mailvault",
         timeout=smtp.timeout,
     )
@@ -153,6 +158,20 @@ async def _drain_forever(settings: Settings, spool: Spool, spool_closed: asyncio
 async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), seconds)
+
+
+def _check_relay_settings(settings: Settings) -> None:
+    smtp = settings.smtp
+    if not any(listener.mode == "relay" for listener in smtp.listeners):
+        return
+    if not smtp.next_hop:
+        raise ConfigError("[smtp] a relay listener needs [smtp] next_hop (host:port of the next MTA)")
+    host, _, port = smtp.next_hop.rpartition(":")
+    if not port.isdigit() or not host:
+        raise ConfigError(f"[smtp] next_hop = {smtp.next_hop!r}: expected host:port, e.g. 127.0.0.1:10026")
+    for listener in smtp.listeners:
+        if host.strip("[]") == listener.address and int(port) == listener.port:
+            raise ConfigError(f"[smtp] next_hop {smtp.next_hop} is mailvault's own listener: mail would loop")
 
 
 def _warn_about_risky_settings(settings: Settings) -> None:

@@ -84,26 +84,25 @@ def _migration_lock(db: Database) -> Iterator[None]:
 
 def ensure_schema(db: Database, *, create: bool = True) -> None:
     """Create the schema in an empty database; refuse to run against an old or unknown one."""
-    current = current_revision(db)
     head = head_revision(db)
+    current = current_revision(db)
+    if current is None and create:
+        # Decide under the lock: another process may be creating the schema right now.
+        with db.translate_errors(), _migration_lock(db):
+            current = current_revision(db)
+            if current is None:
+                if inspect(db.engine).get_table_names():
+                    raise SchemaError(
+                        f"database {db.safe_url} has tables but no mailvault schema version; "
+                        "point [archive] database_url at an empty database"
+                    )
+                log.info("creating the archive schema in %s", db.safe_url)
+                command.upgrade(alembic_config(db), "head")
+                return
     if current == head:
         return
     if current is None:
-        with db.translate_errors():
-            tables = inspect(db.engine).get_table_names()
-        if tables:
-            raise SchemaError(
-                f"database {db.safe_url} has tables but no mailvault schema version; "
-                "point [archive] database_url at an empty database"
-            )
-        if not create:
-            raise SchemaError(f"database {db.safe_url} is empty; run `mailvault db upgrade`")
-        with db.translate_errors(), _migration_lock(db):
-            # Another process may have created it while this one waited for the lock.
-            if current_revision(db) is None:
-                log.info("creating the archive schema in %s", db.safe_url)
-                command.upgrade(alembic_config(db), "head")
-        return
+        raise SchemaError(f"database {db.safe_url} is empty; run `mailvault db upgrade`")
     raise SchemaError(
         f"database schema is at revision {current}, this mailvault needs {head}; "
         "back up the database, then run `mailvault db upgrade`"

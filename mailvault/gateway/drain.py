@@ -8,7 +8,6 @@ after every record in it is committed to the archive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from mailvault.gateway.spool import Spool, SpoolRecord, read_segment
 log = logging.getLogger(__name__)
 
 
-def arrival_of(record: SpoolRecord) -> Arrival:
+def arrival_of(record: SpoolRecord, relay: dict[str, object] | None = None) -> Arrival:
     header = record.header
     xforward = header.get("xforward") or {}
     detail = {
@@ -30,6 +29,8 @@ def arrival_of(record: SpoolRecord) -> Arrival:
     }
     if xforward:
         detail["xforward"] = xforward
+    if relay is not None:
+        detail["relay"] = relay
     try:
         arrived = datetime.fromisoformat(header["received_at"])
     except (KeyError, ValueError):
@@ -47,12 +48,17 @@ def arrival_of(record: SpoolRecord) -> Arrival:
     return Arrival(record.raw, source)
 
 
+# A relay message waits this long for the record of the next hop's answer before it is archived
+# with the answer unknown (the gateway stopped mid-delivery, or the answer could not be written).
+SETTLE_SECONDS = 900.0
+
+
 class Drainer:
     def __init__(self, spool: Spool, ingestor: Ingestor, *, batch_size: int = 200) -> None:
         self.spool = spool
         self.ingestor = ingestor
         self.batch_size = batch_size
-        self._done: dict[str, int] = {}  # segment -> offset archived up to (this process)
+        self._done: dict[str, int] = {}  # segment -> offset before which everything is archived
 
     def drain(self) -> int:
         """Archive every durable record not yet archived; return how many were archived."""
@@ -62,23 +68,49 @@ class Drainer:
             limit = self.spool.durable_size(segment)
             if active and limit is None:
                 continue
-            for batch, end in self._batches(segment, limit):
-                self.ingestor.ingest_many([arrival_of(r) for r in batch])
-                self._done[segment.name] = end
-                total += len(batch)
-            if not active and not self.spool.is_active(segment):
+            ready, done, waiting = self._ready(segment, limit, active)
+            for start in range(0, len(ready), self.batch_size):
+                self.ingestor.ingest_many(ready[start : start + self.batch_size])
+            total += len(ready)
+            self._done[segment.name] = done
+            if not active and not waiting and not self.spool.is_active(segment):
                 self.spool.remove(segment)
                 self._done.pop(segment.name, None)
         return total
 
-    def _batches(self, segment: Path, limit: int | None) -> Iterator[tuple[list[SpoolRecord], int]]:
-        batch: list[SpoolRecord] = []
-        end = start = self._done.get(segment.name, 0)
-        for record in read_segment(segment, start, limit):
-            batch.append(record)
-            end = record.offset + record.length
-            if len(batch) >= self.batch_size:
-                yield batch, end
-                batch = []
-        if batch:
-            yield batch, end
+    def _ready(self, segment: Path, limit: int | None, active: bool) -> tuple[list[Arrival], int, bool]:
+        """Arrivals that can be archived now, the offset up to which all is settled, and whether
+        a relay message is still waiting for its next hop's answer."""
+        start = self._done.get(segment.name, 0)
+        records = list(read_segment(segment, start, limit))
+        outcomes = {
+            str(r.header.get("queue_id")): r.header.get("relay") or {}
+            for r in records
+            if r.header.get("kind") == "outcome"
+        }
+        ready: list[Arrival] = []
+        done = records[-1].offset + records[-1].length if records else start
+        waiting = False
+        now = utcnow()
+        for record in records:
+            if record.header.get("kind") == "outcome":
+                continue
+            outcome = None
+            if record.header.get("mode") == "relay":
+                outcome = outcomes.get(str(record.header.get("queue_id")))
+                if outcome is None:
+                    age = (now - _received(record)).total_seconds()
+                    if active and age < SETTLE_SECONDS:
+                        if not waiting:
+                            done, waiting = record.offset, True
+                        continue
+                    outcome = {"result": "unknown: no answer from the next hop was recorded"}
+            ready.append(arrival_of(record, outcome))
+        return ready, done, waiting
+
+
+def _received(record: SpoolRecord) -> datetime:
+    try:
+        return datetime.fromisoformat(record.header["received_at"])
+    except (KeyError, ValueError):
+        return utcnow()

@@ -17,6 +17,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailvault.gateway.journal import decode_recipient
+from mailvault.gateway.relay import NextHop, RelaySession, Reply
+from mailvault.gateway.server import GatewaySMTP
 from mailvault.gateway.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class ListenerPolicy:
     mode: str  # "journal" or "relay"
     max_recipients: int
     journal_domain: str
+    next_hop: NextHop | None = None  # relay mode only
 
 
 class GatewayHandler:
@@ -37,6 +40,35 @@ class GatewayHandler:
     def __init__(self, spool: Spool, policy: ListenerPolicy) -> None:
         self.spool = spool
         self.policy = policy
+
+    def _relay(self, server: SMTP) -> RelaySession | None:
+        """The next-hop session of this client session (relay mode), created on first use."""
+        if self.policy.next_hop is None or not isinstance(server, GatewaySMTP):
+            return None
+        if server.relay is None:
+            server.relay = RelaySession(self.policy.next_hop)
+        return server.relay
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        relay = self._relay(server)
+        if relay is not None:
+            reply = await relay.mail(address, mail_options, dict(getattr(server, "xforward", {}) or {}))
+            if not reply.ok:
+                log.warning(
+                    "MAIL FROM:<%s> from %s: next hop answered %s", address, _peer(session), reply.line
+                )
+                return reply.line
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        relay = self._relay(server)
+        if relay is not None:
+            await relay.reset()
+        return "250 2.0.0 Ok"
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -55,6 +87,12 @@ class GatewayHandler:
                 self.policy.max_recipients,
             )
             return "452 4.5.3 Too many recipients"
+        relay = self._relay(server)
+        if relay is not None:
+            reply = await relay.rcpt(address)
+            if not reply.ok:  # the next hop's answer for this recipient, as it gave it
+                log.info("RCPT TO:<%s> from %s: next hop answered %s", address, _peer(session), reply.line)
+                return reply.line
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
@@ -64,22 +102,54 @@ class GatewayHandler:
         raw = envelope.original_content or b""
         queue_id = secrets.token_hex(6).upper()
         header = self._header(server, session, envelope, queue_id)
+        relay = self._relay(server)
         try:
+            # Journal first: nothing is passed on that could not be archived.
             await self.spool.append(header, raw)
         except SpoolError as exc:
             log.error("not accepted: from=<%s> size=%d: %s", envelope.mail_from, len(raw), exc)
+            if relay is not None:
+                await relay.reset()
             return TEMPORARY_FAILURE
+        reply = f"250 2.0.0 Ok: queued as {queue_id}"
+        if relay is not None:
+            hop = await relay.data(raw)
+            await self._record_outcome(queue_id, hop, relay)
+            if not hop.ok:
+                # The archive has it; the sender's queue keeps custody of the delivery.
+                reply = f"451 4.4.0 Next hop did not accept the message ({hop.code} {hop.text[:200]})"
+            else:
+                reply = f"250 2.0.0 Ok: queued as {queue_id} (next hop: {hop.text[:120]})"
         log.info(
-            "%s: journaled from=<%s> rcpts=%d size=%d client=%s mode=%s result=250 ms=%.1f",
+            "%s: journaled from=<%s> rcpts=%d size=%d client=%s mode=%s result=%s ms=%.1f",
             queue_id,
             envelope.mail_from,
             len(envelope.rcpt_tos),
             len(raw),
             _peer(session),
             self.policy.mode,
+            reply[:3],
             (time.monotonic() - started) * 1000,
         )
-        return f"250 2.0.0 Ok: queued as {queue_id}"
+        return reply
+
+    async def _record_outcome(self, queue_id: str, hop: Reply, relay: RelaySession) -> None:
+        """What the next hop did with a journaled message, recorded with it in the archive."""
+        outcome = {
+            "kind": "outcome",
+            "queue_id": queue_id,
+            "relay": {
+                "code": hop.code,
+                "reply": hop.text[:500],
+                "accepted": list(relay.accepted),
+                "refused": {rcpt: f"{r.code} {r.text[:200]}" for rcpt, r in relay.refused.items()},
+                "next_hop": f"{relay.hop.host}:{relay.hop.port}",
+            },
+        }
+        try:
+            await self.spool.append(outcome, b"")
+        except SpoolError as exc:
+            log.error("%s: cannot record the next hop's answer (%s)", queue_id, exc)
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default would answer a permanent 500 and the sender would bounce the mail.
@@ -90,6 +160,7 @@ class GatewayHandler:
         recipients = [decode_recipient(r, self.policy.journal_domain) for r in envelope.rcpt_tos]
         ssl = session.ssl or {}
         return {
+            "kind": "message",
             "queue_id": queue_id,
             "mode": self.policy.mode,
             "mail_from": envelope.mail_from or "",

@@ -14,6 +14,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from mailvault.errors import ConfigError, MailvaultError
+from mailvault.gateway.relay import RelaySession
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class GatewaySMTP(SMTP):
         super().__init__(handler, **kwargs)
         self.limits = limits
         self.xforward: dict[str, str] = {}
+        self.relay: RelaySession | None = None  # the next-hop session, in relay mode
+        self._closing: set[asyncio.Task[None]] = set()
         self._in_data = False
         self._last_received = 0.0
 
@@ -85,6 +88,10 @@ class GatewaySMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         self.limits.closed(self)
+        if self.relay is not None:
+            task = self.loop.create_task(self.relay.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:
