@@ -252,22 +252,20 @@ class PostfixInstance:
         if self._closed:
             raise PostfixError(f"{self.name} is closed")
         for attempt in range(attempts):
-            mark = self._log_size()
             result = self._run([POSTFIX, "-c", str(self.config_dir), "start"], check=False)
             if result.returncode == 0:
                 self._running = True
                 self._wait_for_port(self.port, 10.0)
                 return self
-            if "Address already in use" in self.log()[mark:] and attempt + 1 < attempts:
-                if self._fixed_ports[0] and (self._fixed_ports[1] or not self.filter_port):
-                    break
-                if not self._fixed_ports[0]:
-                    self.port = free_port()
-                if self.filter_port and not self._fixed_ports[1]:
-                    self.reinject_port = free_port()
-                self._write_master()
-                continue
-            break
+            # A port taken since it was chosen (the master's bind error reaches no log file).
+            moved = False
+            if not self._fixed_ports[0] and not _port_free(self.port):
+                self.port, moved = free_port(), True
+            if self.reinject_port and not self._fixed_ports[1] and not _port_free(self.reinject_port):
+                self.reinject_port, moved = free_port(), True
+            if not moved or attempt + 1 == attempts:
+                break
+            self._write_master()
         raise PostfixError(self._failure("postfix start", result))
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -303,7 +301,11 @@ class PostfixInstance:
         self._run([POSTFIX, "-c", str(self.config_dir), "reload"])
 
     def __enter__(self) -> Self:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(
         self,
@@ -435,9 +437,6 @@ class PostfixInstance:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _log_size(self) -> int:
-        return len(self.log())
-
     def _postconf(self, *args: str) -> None:
         self._run([POSTCONF, "-c", str(self.config_dir), *args])
 
@@ -483,6 +482,17 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     return text[text.rindex(")") + 2 :].split()
+
+
+def _port_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:`port` (as Postfix does, with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _alive(pid: int) -> bool:
