@@ -266,7 +266,9 @@ class PostfixInstance:
             if not moved or attempt + 1 == attempts:
                 break
             self._write_master()
-        raise PostfixError(self._failure("postfix start", result))
+        taken = [p for p in (self.port, self.reinject_port) if p and not _port_free(p)]
+        hint = f" (port {', '.join(map(str, taken))} already in use)" if taken else ""
+        raise PostfixError(self._failure(f"postfix start{hint}", result))
 
     def stop(self, timeout: float = 15.0) -> None:
         """`postfix stop`; if the master is still there after `timeout`, `abort` and then SIGKILL."""

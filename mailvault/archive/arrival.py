@@ -51,3 +51,6 @@ class SourceInfo:
 class Arrival:
     raw: bytes
     source: SourceInfo
+    # The bytes that carried `raw`, kept as another stored copy of the message: an Exchange
+    # journal report around the original, say. The arrival's own bytes are always `raw`.
+    wrapper: bytes | None = None

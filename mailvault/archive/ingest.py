@@ -64,6 +64,7 @@ class _Item:
     arrival: Arrival
     sha256: str
     source_key: str
+    wrapper_sha256: str | None = None
     parsed: ParsedMessage | None = None
     dedup_key: str | None = None
 
@@ -131,7 +132,11 @@ class Ingestor:
         for item, parsed in zip(pending.fresh, pending.parsed, strict=True):
             item.parsed = parsed
             item.dedup_key = dedup_key(parsed, item.sha256)
-        stored_sizes = self.blobs.put_many({i.sha256: i.arrival.raw for i in pending.fresh})
+        blobs = {i.sha256: i.arrival.raw for i in pending.fresh}
+        blobs.update(
+            {i.wrapper_sha256: i.arrival.wrapper for i in items if i.wrapper_sha256 and i.arrival.wrapper}
+        )
+        stored_sizes = self.blobs.put_many(blobs)
         for attempt in range(1, _RETRIES + 1):
             try:
                 with self.db.writing() as session:
@@ -146,12 +151,14 @@ class Ingestor:
 
     def _item(self, arrival: Arrival) -> _Item:
         sha = sha256_of(arrival.raw)
-        return _Item(arrival, sha, arrival.source.key(sha))
+        wrapper = sha256_of(arrival.wrapper) if arrival.wrapper is not None else None
+        return _Item(arrival, sha, arrival.source.key(sha), wrapper)
 
     def _record(
         self, session: Session, items: list[_Item], stored_sizes: dict[str, int]
     ) -> list[IngestResult]:
-        blob_ids = _existing(session, Blob.sha256, {i.sha256 for i in items}, Blob.archive_id)
+        wrappers = {i.wrapper_sha256 for i in items if i.wrapper_sha256}
+        blob_ids = _existing(session, Blob.sha256, {i.sha256 for i in items} | wrappers, Blob.archive_id)
         message_ids = _existing(
             session,
             Message.dedup_key,
@@ -189,6 +196,18 @@ class Ingestor:
                         "archive_id": archive_id,
                         "size": len(item.arrival.raw),
                         "stored_size": stored_sizes.get(item.sha256) or self.blobs.stored_size(item.sha256),
+                        "stored_at": now,
+                    }
+                )
+            wrapper = item.wrapper_sha256
+            if wrapper is not None and item.arrival.wrapper is not None and wrapper not in blob_ids:
+                blob_ids[wrapper] = archive_id
+                blob_rows.append(
+                    {
+                        "sha256": wrapper,
+                        "archive_id": archive_id,
+                        "size": len(item.arrival.wrapper),
+                        "stored_size": stored_sizes.get(wrapper) or self.blobs.stored_size(wrapper),
                         "stored_at": now,
                     }
                 )

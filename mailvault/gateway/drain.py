@@ -15,14 +15,17 @@ from mailvault.archive.arrival import Arrival, SourceInfo, utcnow
 from mailvault.archive.ingest import Ingestor
 from mailvault.archive.models import SourceKind
 from mailvault.gateway.spool import Spool, SpoolRecord, read_segment
+from mailvault.mime.journalreport import is_journal_report, unwrap
 
 log = logging.getLogger(__name__)
 
 
 def arrival_of(record: SpoolRecord, relay: dict[str, object] | None = None) -> Arrival:
+    """The archive arrival of a journaled message; an Exchange journal report is unwrapped: the
+    original is archived with the report's envelope, the report kept as another stored copy."""
     header = record.header
     xforward = header.get("xforward") or {}
-    detail = {
+    detail: dict[str, object] = {
         key: header[key]
         for key in ("queue_id", "mode", "rcpt_tos", "helo", "tls", "tls_cipher", "auth", "mail_options")
         if header.get(key) not in (None, [], "")
@@ -35,17 +38,25 @@ def arrival_of(record: SpoolRecord, relay: dict[str, object] | None = None) -> A
         arrived = datetime.fromisoformat(header["received_at"])
     except (KeyError, ValueError):
         arrived = utcnow()
+    raw, wrapper = record.raw, None
+    envelope_from = str(header.get("mail_from") or "")
+    envelope_to = tuple(str(r) for r in header.get("recipients") or header.get("rcpt_tos") or ())
+    report = unwrap(record.raw) if is_journal_report(record.raw) else None
+    if report is not None:
+        raw, wrapper = report.original, record.raw
+        envelope_from, envelope_to = report.sender, report.envelope_to
+        detail["journal_report"] = report.as_detail()
     source = SourceInfo(
         kind=SourceKind.SMTP,
         origin=str(header.get("client") or ""),
         folder=str(header.get("mode") or ""),
         locator=str(header.get("queue_id") or f"{record.segment}:{record.offset}"),
-        envelope_from=str(header.get("mail_from") or ""),
-        envelope_to=tuple(str(r) for r in header.get("recipients") or header.get("rcpt_tos") or ()),
+        envelope_from=envelope_from,
+        envelope_to=envelope_to,
         detail=detail,
         arrived_at=arrived,
     )
-    return Arrival(record.raw, source)
+    return Arrival(raw, source, wrapper)
 
 
 # A relay message waits this long for the record of the next hop's answer before it is archived

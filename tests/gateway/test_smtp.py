@@ -163,3 +163,44 @@ async def test_internal_error_answers_451_not_500() -> None:
     handler = GatewayHandler(spool=None, policy=ListenerPolicy("journal", 10, ""))  # type: ignore[arg-type]
     reply = await handler.handle_exception(RuntimeError("bug"))
     assert reply.startswith("451 4.3.0")
+
+
+async def test_exchange_journal_reports_are_unwrapped_and_merged(gateway: Gateway) -> None:
+    from tests.mailfactory_journal import journal_report
+
+    original = make_message(message_id="<q-031@huaqiang-elec.com.cn>", to="hans@kunde.de")
+    head = [
+        "Sender: zhang.wei@huaqiang-elec.com.cn",
+        "Subject: Quotation",
+        "Message-Id: <q-031@huaqiang-elec.com.cn>",
+    ]
+    # Exchange bifurcates: one report per group of recipients, each listing its own.
+    first = journal_report(original, [*head, "To: hans@kunde.de", "Bcc: boss@huaqiang-elec.com.cn"])
+    second = journal_report(
+        original,
+        [*head, "To: wang.fang@huaqiang-elec.com.cn, Expanded: sales@huaqiang-elec.com.cn"],
+        report_id="<report-2@journal.contoso.com>",
+    )
+    for report in (first, second):
+        refused = await asyncio.to_thread(
+            send, gateway.port, "journal@huaqiang-elec.com.cn", ["archive@archive.example"], report
+        )
+        assert refused == {}
+    archive = await gateway.archived(2)
+    try:
+        with archive.db.reading() as session:
+            sources = list(session.scalars(select(Source).order_by(Source.source_id)))
+        assert {s.archive_id for s in sources} == {sources[0].archive_id}  # one message
+        assert {s.sha256 for s in sources} == {sha256_of(original)}  # the original, unaltered
+        record = load(archive.db, sources[0].archive_id)
+        envelope = {p.address for p in record.participants if p.role == Role.ENVELOPE_TO.value}
+        assert envelope == {"hans@kunde.de", "boss@huaqiang-elec.com.cn", "wang.fang@huaqiang-elec.com.cn"}
+        senders = {p.address for p in record.participants if p.role == Role.ENVELOPE_FROM.value}
+        assert senders == {"zhang.wei@huaqiang-elec.com.cn"}
+        copies = {b.sha256 for b in record.blobs}
+        assert copies == {sha256_of(original), sha256_of(as_received(first)), sha256_of(as_received(second))}
+        assert archive.blobs.get(sha256_of(as_received(first))) == as_received(first)  # reports kept too
+        expanded = sources[1].detail["journal_report"]["recipients"][0]
+        assert expanded["expanded_from"] == "sales@huaqiang-elec.com.cn"
+    finally:
+        archive.close()
