@@ -17,7 +17,7 @@ def journal_report(
     attached = base64.encodebytes(original) if base64_original else original
     encoding = "base64" if base64_original else "7bit"
     return (
-        b"From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@huaqiang-elec.com.cn>\r\n"
+        b"From: Microsoft Outlook <MicrosoftExchange329e71ec@huaqiang-elec.com.cn>\r\n"
         b"To: archive@archive.example\r\n"
         b"Subject: Quotation PI-2024-031\r\n"
         b"Message-ID: " + report_id.encode() + b"\r\n"
