@@ -134,6 +134,19 @@ class SmtpSettings(_Section):
     next_hop: str = Field(
         "", description="host:port that relay listeners hand messages to, e.g. 127.0.0.1:10026."
     )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain) for STARTTLS; unset means no STARTTLS offered."
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    require_tls: bool = Field(False, description="Refuse mail from clients that did not use STARTTLS (530).")
+    auth_users_file: Path | None = Field(
+        None,
+        description=(
+            "File of `name:argon2-hash` lines (`mailvault smtp-passwd` writes it); set to offer "
+            "SMTP AUTH, only ever over TLS."
+        ),
+    )
+    require_auth: bool = Field(False, description="Refuse mail from clients that did not authenticate (530).")
     spool_dir: Path | None = Field(
         None, description="Folder of the gateway's receive journal; unset means <data_dir>/spool."
     )

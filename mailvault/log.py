@@ -28,5 +28,7 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter stays at WARNING unless we debug.
-    for noisy in ("alembic", "sqlalchemy", "aiosmtpd", "mail.log"):
+    for noisy in ("alembic", "sqlalchemy", "aiosmtplib"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    # aiosmtpd ("mail.log") logs every line it reads at DEBUG, AUTH credentials included: never.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 from functools import partial
 
 from mailvault.archive.store import Archive
 from mailvault.config import ListenerSettings, Settings
 from mailvault.errors import ArchiveError, ConfigError
+from mailvault.gateway.auth import Authenticator, read_users
 from mailvault.gateway.drain import Drainer
 from mailvault.gateway.handler import GatewayHandler, ListenerPolicy
 from mailvault.gateway.relay import NextHop
@@ -101,6 +103,11 @@ def _protocol_factory(
         GatewaySMTP,
         handler,
         limits=limits,
+        tls_context=tls_context(settings),
+        require_starttls=smtp.require_tls,
+        auth_required=smtp.require_auth,
+        auth_require_tls=True,
+        authenticator=Authenticator(read_users(smtp.auth_users_file)) if smtp.auth_users_file else None,
         data_size_limit=smtp.max_message_size,
         enable_SMTPUTF8=True,
         decode_data=False,
@@ -158,6 +165,22 @@ async def _drain_forever(settings: Settings, spool: Spool, spool_closed: asyncio
 async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), seconds)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    smtp = settings.smtp
+    if smtp.require_auth and smtp.auth_users_file is None:
+        raise ConfigError("[smtp] require_auth needs [smtp] auth_users_file")
+    if smtp.tls_cert is None:
+        if smtp.require_tls or smtp.auth_users_file is not None:
+            raise ConfigError("[smtp] require_tls and SMTP AUTH need [smtp] tls_cert and tls_key")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(smtp.tls_cert, smtp.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[smtp] tls_cert {smtp.tls_cert} / tls_key {smtp.tls_key}: {exc}") from exc
+    return context
 
 
 def _check_relay_settings(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from mailvault.cli.context import cli
 from mailvault.cli.db import db
 from mailvault.cli.imports import import_
 from mailvault.cli.messages import export, show, status, verify
-from mailvault.cli.serve import serve, smtp
+from mailvault.cli.serve import serve, smtp, smtp_passwd
 from mailvault.errors import MailvaultError
 
 __all__ = ["cli", "main"]
@@ -23,6 +23,7 @@ cli.add_command(verify)
 cli.add_command(status)
 cli.add_command(serve)
 cli.add_command(smtp)
+cli.add_command(smtp_passwd)
 
 
 def main() -> None:

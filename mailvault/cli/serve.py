@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
 from mailvault import service
 from mailvault.cli.context import State, pass_state
+from mailvault.gateway.auth import set_password
 
 
 @click.command()
@@ -19,6 +21,25 @@ def serve(state: State) -> None:
     mail is archived.
     """
     asyncio.run(service.run(state.settings))
+
+
+@click.command("smtp-passwd")
+@click.argument("name")
+@click.option(
+    "--file",
+    "users_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Users file to change (default: [smtp] auth_users_file).",
+)
+@pass_state
+def smtp_passwd(state: State, name: str, users_file: Path | None) -> None:
+    """Set the SMTP AUTH password of NAME (asked twice on the terminal, never an argument)."""
+    path = users_file or state.settings.smtp.auth_users_file
+    if path is None:
+        raise click.UsageError("give --file or set [smtp] auth_users_file")
+    password = click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    set_password(path, name, password)
+    click.echo(f"password of {name} set in {path}")
 
 
 @click.command()
