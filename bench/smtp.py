@@ -638,6 +638,10 @@ def main(argv: list[str] | None = None) -> int:
         command = [Path(sys.executable).name, *sys.argv] if argv is None else ["smtp.py", *argv]
         results = report(pairs, command, context, notes)
         results["mailvault_status"] = statuses
+        if statuses:
+            print(f"  $ {statuses[-1]['command']}    # the gateway; its config (port and data_dir per size):")
+            for line in str(statuses[-1]["config"]).splitlines():
+                print(f"      {line}")
         if args.json_out is not None:
             args.json_out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
             print(f"\nresults written to {args.json_out}")
