@@ -97,6 +97,7 @@ def _protocol_factory(
             max_recipients=smtp.max_recipients,
             journal_domain=smtp.journal_domain,
             next_hop=next_hop,
+            company_domains=tuple(settings.archive.company_domains),
         ),
     )
     return partial(

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mailvault.archive.direction import classify
 from mailvault.gateway.journal import decode_recipient
 from mailvault.gateway.relay import NextHop, RelaySession, Reply
 from mailvault.gateway.server import GatewaySMTP
@@ -32,6 +33,7 @@ class ListenerPolicy:
     max_recipients: int
     journal_domain: str
     next_hop: NextHop | None = None  # relay mode only
+    company_domains: tuple[str, ...] = ()
 
 
 class GatewayHandler:
@@ -120,14 +122,16 @@ class GatewayHandler:
                 reply = f"451 4.4.0 Next hop did not accept the message ({hop.code} {hop.text[:200]})"
             else:
                 reply = f"250 2.0.0 Ok: queued as {queue_id} (next hop: {hop.text[:120]})"
+        direction = classify(envelope.mail_from or "", header["recipients"], self.policy.company_domains)
         log.info(
-            "%s: journaled from=<%s> rcpts=%d size=%d client=%s mode=%s result=%s ms=%.1f",
+            "%s: journaled from=<%s> rcpts=%d size=%d client=%s mode=%s direction=%s result=%s ms=%.1f",
             queue_id,
             envelope.mail_from,
             len(envelope.rcpt_tos),
             len(raw),
             _peer(session),
             self.policy.mode,
+            direction.value,
             reply[:3],
             (time.monotonic() - started) * 1000,
         )
