@@ -20,6 +20,7 @@ import ssl
 from collections.abc import Callable
 from functools import partial
 
+from mailvault.archive.parsing import parse_pool
 from mailvault.archive.store import Archive
 from mailvault.config import ListenerSettings, Settings
 from mailvault.errors import ArchiveError, ConfigError
@@ -133,12 +134,15 @@ async def _drain_forever(settings: Settings, spool: Spool, spool_closed: asyncio
     Returns after the spool has closed and everything in it is archived (or the archive is down)."""
     archive: Archive | None = None
     delay = 1.0
+    # Parsing runs in worker processes: the SMTP sessions in this process keep the GIL.
+    pool = contextlib.ExitStack()
+    parse_map = pool.enter_context(parse_pool(settings.ingest.parse_workers))
     try:
         while True:
             spool.changed.clear()
             try:
                 if archive is None:
-                    archive = await asyncio.to_thread(Archive, settings)
+                    archive = await asyncio.to_thread(partial(Archive, settings, parse_map=parse_map))
                     drainer = Drainer(spool, archive.ingestor, batch_size=settings.ingest.batch_size)
                 await asyncio.to_thread(drainer.drain)
                 delay = 1.0
@@ -161,6 +165,7 @@ async def _drain_forever(settings: Settings, spool: Spool, spool_closed: asyncio
     finally:
         if archive is not None:
             await asyncio.to_thread(archive.close)
+        await asyncio.to_thread(pool.close)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
