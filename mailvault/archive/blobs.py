@@ -8,7 +8,6 @@ shares the directory fsyncs. Callers see only the BlobStore interface, so anothe
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import threading
@@ -20,6 +19,7 @@ from typing import Protocol
 
 import zstandard
 
+from mailvault.durable import describe_write_error, fsync_dir
 from mailvault.errors import ArchiveError, NotFoundError
 
 _SUFFIX = ".zst"
@@ -94,9 +94,9 @@ class LocalBlobStore:
                 self._make_dir(directory)
             written = list(self._pool.map(self._write_new, todo.items()))
             for directory in {path.parent for path, _ in written}:
-                _fsync_dir(directory)  # makes every link into this folder durable at once
+                fsync_dir(directory)  # makes every link into this folder durable at once
         except OSError as exc:
-            raise ArchiveError(_describe_os_error(exc, self.root)) from exc
+            raise ArchiveError(describe_write_error(exc, "store a message", self.root)) from exc
         for path, size in written:
             sizes[path.name.removesuffix(_SUFFIX)] = size
         return sizes
@@ -162,7 +162,7 @@ class LocalBlobStore:
     def _make_dir(self, directory: Path) -> None:
         if not directory.is_dir():
             directory.mkdir(mode=0o750, exist_ok=True)
-            _fsync_dir(directory.parent)
+            fsync_dir(directory.parent)
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         # zstd contexts are not thread-safe; each writer thread keeps its own.
@@ -180,19 +180,3 @@ class LocalBlobStore:
             decompressor = zstandard.ZstdDecompressor()
             self._local.decompressor = decompressor
         return decompressor
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _describe_os_error(exc: OSError, root: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"disk full: cannot store a message in {root}; free space on that file system"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"blob store {root} is not writable ({exc.strerror}); fix its owner or mount"
-    return f"cannot store a message in {root}: {exc.strerror or exc}"

@@ -11,7 +11,6 @@ archived; the spool is a queue in front of the archive, not the archive.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailvault.durable import describe_write_error, fsync_dir
 from mailvault.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class Spool:
                 os.fsync(fd)
             except OSError as exc:
                 self._undo(fd, start)
-                raise SpoolError(_describe(exc, self.directory)) from exc
+                raise SpoolError(describe_write_error(exc, "journal a message", self.directory)) from exc
             self._size = offset
             self._committed[name] = offset
             return positions
@@ -174,9 +174,9 @@ class Spool:
         path = self.directory / name
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o640)
-            _fsync_dir(self.directory)  # the segment must exist after a crash before any record in it counts
+            fsync_dir(self.directory)  # the segment must exist after a crash before any record in it counts
         except OSError as exc:
-            raise SpoolError(_describe(exc, self.directory)) from exc
+            raise SpoolError(describe_write_error(exc, "journal a message", self.directory)) from exc
         self._fd, self._segment, self._size = fd, path, 0
         self._committed[name] = 0
 
@@ -214,20 +214,4 @@ class Spool:
                 return  # still being written
             self._committed.pop(segment.name, None)
         segment.unlink(missing_ok=True)
-        _fsync_dir(self.directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _describe(exc: OSError, directory: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"disk full: cannot journal messages in {directory}; free space on that file system"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"spool {directory} is not writable ({exc.strerror}); fix its owner or mount"
-    return f"cannot journal a message in {directory}: {exc.strerror or exc}"
+        fsync_dir(self.directory)

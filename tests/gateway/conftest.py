@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import io
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,21 @@ class Gateway:
             if self.task.done():
                 self.task.result()
             await asyncio.sleep(0.05)
+
+
+@contextlib.contextmanager
+def data_stream(port: int, timeout: float = 20.0) -> Iterator[io.BufferedRWPair]:
+    """A raw SMTP connection taken up to the point where message data is sent, for tests that
+    need to misbehave inside DATA (stall, trickle, hang up) as no client library would."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        stream = sock.makefile("rwb")
+        stream.readline()
+        for command in (b"EHLO raw.test", b"MAIL FROM:<a@kunde.de>", b"RCPT TO:<b@x.cn>", b"DATA"):
+            stream.write(command + b"\r\n")
+            stream.flush()
+            while stream.readline()[3:4] == b"-":
+                pass  # continuation lines of a multi-line reply
+        yield stream
 
 
 def gateway_settings(tmp_path: Path, database_url: str, **smtp: Any) -> Settings:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import smtplib
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +15,9 @@ import pytest
 
 from mailvault.archive.blobs import sha256_of
 from mailvault.archive.store import Archive
-from tests.gateway.conftest import gateway_settings, running
+from tests.gateway.conftest import data_stream, gateway_settings, running
 from tests.mailfactory import make_message
-from tests.servers import PostgresServer, create_database, postgres_bindir
+from tests.servers import PostgresServer, create_database, postgres_bindir, small_tmpfs
 
 
 def send(port: int, raw: bytes) -> dict[str, tuple[int, bytes]]:
@@ -29,20 +27,8 @@ def send(port: int, raw: bytes) -> dict[str, tuple[int, bytes]]:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs: a real full disk."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "512k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_full_spool_disk_answers_451_and_recovers(tmp_path: Path, tiny_disk: Path) -> None:
@@ -96,14 +82,7 @@ async def test_slow_data_is_not_cut_but_a_silent_client_is(tmp_path: Path) -> No
     async with running(gateway_settings(tmp_path, url, timeout=1.0)) as gateway:
 
         def slow_sender() -> bytes:
-            with socket.create_connection(("127.0.0.1", gateway.port), timeout=20) as sock:
-                stream = sock.makefile("rwb")
-                stream.readline()
-                for command in (b"EHLO slow.test", b"MAIL FROM:<a@kunde.de>", b"RCPT TO:<b@x.cn>", b"DATA"):
-                    stream.write(command + b"\r\n")
-                    stream.flush()
-                    while stream.readline()[3:4] == b"-":
-                        pass
+            with data_stream(gateway.port) as stream:
                 stream.write(b"Subject: slow link\r\n\r\n")
                 for n in range(6):  # 3 s of DATA, three times the timeout, never silent for 1 s
                     stream.write(b"line %d of a large attachment\r\n" % n)

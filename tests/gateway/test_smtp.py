@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from mailvault.archive.blobs import sha256_of
 from mailvault.archive.lookup import load
 from mailvault.archive.models import Role, Source
 from mailvault.gateway.handler import GatewayHandler, ListenerPolicy
-from tests.gateway.conftest import Gateway, gateway_settings, running
+from tests.gateway.conftest import Gateway, data_stream, gateway_settings, running
 from tests.mailfactory import make_message
 
 
@@ -136,14 +135,7 @@ async def test_client_outside_allowed_networks_is_refused(tmp_path: Path, databa
 
 async def test_client_that_disconnects_mid_data_leaves_nothing(gateway: Gateway) -> None:
     def half_message() -> None:
-        with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
-            stream = sock.makefile("rwb")
-            stream.readline()
-            for command in (b"EHLO c.test", b"MAIL FROM:<a@kunde.de>", b"RCPT TO:<b@x.cn>", b"DATA"):
-                stream.write(command + b"\r\n")
-                stream.flush()
-                while stream.readline()[3:4] == b"-":
-                    pass
+        with data_stream(gateway.port) as stream:
             stream.write(b"Subject: cut off\r\n\r\nhalf a mess")
             stream.flush()
 
