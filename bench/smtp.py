@@ -575,8 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         "--large-messages",
         type=int,
         default=500,
-        help=f"timed messages for sizes of {size_label(LARGE)} and more (0: as --messages); at ~5 msg/s "
-        "for 2 MB, 2,000 would take mailvault about 7 minutes",
+        help=f"timed messages for sizes of {size_label(LARGE)} and more (0: as --messages); at 5-7 msg/s "
+        "for 2 MB, 2,000 would take mailvault 5-7 minutes",
     )
     parser.add_argument("--sessions", type=int, default=20, help="concurrent smtp-source sessions")
     parser.add_argument("--sizes", default="2k,50k,2m", help="message sizes (smtp-source -l), e.g. 2k,50k,2m")

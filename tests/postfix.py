@@ -78,14 +78,18 @@ class PostfixInstance:
     - `filter_port=P`: after-queue content filter (FILTER_README) through mailvault in relay mode:
       `content_filter = mailvault:[127.0.0.1]:P` on the main smtpd, a `mailvault` smtp transport, and
       a re-injection smtpd on `reinject_port` (give that to mailvault as `[smtp] next_hop`).
-    - `tap_port=P`: journal tap. `recipient_bcc_maps` and `sender_bcc_maps` add a copy for
-      `archive+user=domain@<tap_domain>` per envelope address; `transport_maps` sends `<tap_domain>`
-      to `smtp:[127.0.0.1]:P` (mailvault in journal mode with `journal_domain = tap_domain`); the
+    - `tap_port=P`: journal tap. `recipient_bcc_maps` and `sender_bcc_maps` add the recipient
+      `archive+user=domain@<tap_domain>` for every envelope address, the sender's included;
+      `transport_maps` sends `<tap_domain>` to `smtp:[127.0.0.1]:P` (mailvault in journal mode with
+      `journal_domain = tap_domain`). Postfix delivers them as one copy with one RCPT TO each; the
       original goes on to `relay_port`.
 
     Retries are fast (`minimal_backoff_time` 1 s, `maximal_backoff_time` 2 s, `queue_run_delay` 1 s),
     so deferred mail is retried within seconds; `flush()` retries at once. `main` sets or overrides
-    any main.cf parameter. Use as a context manager, or `start()` then `close()`.
+    any main.cf parameter. `port` and `reinject_port` are chosen free unless given (chosen ones are
+    chosen again if taken at start). `parent`: where the instance's temp dir goes (default: the
+    system's); every folder above it must be searchable by all users, so not pytest's `tmp_path`.
+    Use as a context manager, or `start()` then `close()`.
     """
 
     def __init__(
@@ -120,6 +124,8 @@ class PostfixInstance:
         self.name = f"mvtest-{secrets.token_hex(4)}"
         """Unique per instance: `syslog_name`, and `<name>.mailvault.test` is `myhostname`."""
         self.hostname = f"{self.name}.mailvault.test"
+        if parent is not None:
+            _check_reachable(parent)
         self.base = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=parent))
         self.base.chmod(0o755)  # Postfix daemons run as the postfix user below it
         self.config_dir = self.base / "conf"
@@ -132,7 +138,11 @@ class PostfixInstance:
         self._closed_socket: socket.socket | None = None
         self._env = {**os.environ, "MAIL_CONFIG": str(self.config_dir)}
         self._env.pop("MAIL_DEBUG", None)
-        self._write_config()
+        try:
+            self._write_config()
+        except BaseException:
+            self.close()
+            raise
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -484,6 +494,17 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     return text[text.rindex(")") + 2 :].split()
+
+
+def _check_reachable(directory: Path) -> None:
+    """Postfix daemons open files by absolute path as the `postfix` user: every folder above the
+    instance needs search permission for others (pytest's 0700 tmp_path does not have it)."""
+    for folder in [directory.resolve(), *directory.resolve().parents]:
+        if not folder.stat().st_mode & 0o001:
+            raise PostfixError(
+                f"{folder} is not searchable by the postfix user (mode "
+                f"{folder.stat().st_mode & 0o777:o}); give a parent every user can traverse, or none"
+            )
 
 
 def _port_free(port: int) -> bool:
