@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP
 
 from mailvault.errors import ConfigError, MailvaultError
 from mailvault.gateway.relay import RelaySession
@@ -19,6 +19,7 @@ from mailvault.gateway.relay import RelaySession
 log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CLOSED = -1  # _read_data's size when the client hung up
 
 
 def parse_networks(networks: list[str]) -> list[Network]:
@@ -108,11 +109,71 @@ class GatewaySMTP(SMTP):
         super().data_received(data)
 
     async def smtp_DATA(self, arg: str) -> None:
+        """DATA read in blocks rather than aiosmtpd's line by line (~6.5 µs a line, which made the
+        event loop the gateway's bottleneck for large messages). No line-length limit: mail with
+        long lines is archived, not refused."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if self.envelope is None or not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
         self._in_data = True
         try:
-            await super().smtp_DATA(arg)
+            content, size = await self._read_data()
         finally:
             self._in_data = False
+        if size == _CLOSED:
+            # The client hung up mid-message: it got no 250, so it still has the message.
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if content is None:
+            log.warning(
+                "%s: message of %d bytes refused: over [smtp] max_message_size (%d)",
+                self.session.peer[0] if self.session and self.session.peer else "?",
+                size,
+                self.data_size_limit,
+            )
+            await self.push("552 5.3.4 Error: message too big")
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            return
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _read_data(self) -> tuple[bytes | None, int]:
+        """The message up to `CRLF.CRLF`, dot-unstuffed (RFC 5321 §4.5.2); None when too big.
+
+        A CRLF is put in front so that the terminator is found even for an empty message; bytes
+        after the terminator (the next pipelined command) go back to the reader."""
+        buffer = bytearray(b"\r\n")
+        limit = self.data_size_limit
+        dropped = 0  # bytes of a message over the limit, read and thrown away
+        search = 0
+        while True:
+            end = buffer.find(b"\r\n.\r\n", search)
+            if end != -1:
+                leftover = bytes(buffer[end + 5 :])
+                if leftover:
+                    self._reader._buffer[0:0] = leftover  # type: ignore[attr-defined]
+                size = dropped + end
+                if dropped or (limit and size > limit):
+                    return None, size
+                return bytes(buffer[: end + 2]).replace(b"\r\n.", b"\r\n")[2:], size
+            if limit and dropped + len(buffer) - 2 > limit:
+                keep = buffer[-4:]
+                dropped += len(buffer) - 4
+                buffer[:] = keep
+            search = max(len(buffer) - 4, 0)
+            block = await self._reader.read(65536)
+            if not block:
+                return None, _CLOSED
+            buffer += block
 
     def _timeout_cb(self) -> None:
         # aiosmtpd does not reset its timer while DATA streams: a large message on a slow link

@@ -196,3 +196,39 @@ async def test_exchange_journal_reports_are_unwrapped_and_merged(gateway: Gatewa
         assert expanded["expanded_from"] == "sales@huaqiang-elec.com.cn"
     finally:
         archive.close()
+
+
+async def test_data_transparency_long_lines_and_pipelining(gateway: Gateway) -> None:
+    """RFC 5321 §4.5.2: a leading dot was doubled by the client and is removed; lines over 1,000
+    bytes are kept, not refused; a command pipelined right after the message is still answered."""
+    message = (
+        b"Subject: dots\r\n\r\n.hidden line\r\n..two dots\r\nplain\r\n" + b"x" * 5000 + b"\r\n.\r\n.x\r\n"
+    )
+    stuffed = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in message.split(b"\r\n"))
+
+    def talk() -> list[bytes]:
+        with data_stream(gateway.port) as stream:
+            stream.write(stuffed + b".\r\nMAIL FROM:<next@kunde.de>\r\nQUIT\r\n")
+            stream.flush()
+            return [stream.readline(), stream.readline(), stream.readline()]
+
+    replies = await asyncio.to_thread(talk)
+    assert replies[0].startswith(b"250 2.0.0 Ok: queued as")
+    assert replies[1].startswith(b"250")  # the pipelined MAIL FROM
+    assert replies[2].startswith(b"221")
+    archive = await gateway.archived(1)
+    try:
+        assert archive.blobs.get(sha256_of(message)) == message
+    finally:
+        archive.close()
+
+
+async def test_empty_message_is_journaled(gateway: Gateway) -> None:
+    def talk() -> bytes:
+        with data_stream(gateway.port) as stream:
+            stream.write(b".\r\n")
+            stream.flush()
+            return stream.readline()
+
+    assert (await asyncio.to_thread(talk)).startswith(b"250 ")
+    (await gateway.archived(1)).close()
