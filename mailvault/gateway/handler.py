@@ -161,7 +161,8 @@ class GatewayHandler:
         return TEMPORARY_FAILURE
 
     def _header(self, server: SMTP, session: Session, envelope: Envelope, queue_id: str) -> dict[str, Any]:
-        recipients = [decode_recipient(r, self.policy.journal_domain) for r in envelope.rcpt_tos]
+        decoded = (decode_recipient(r, self.policy.journal_domain) for r in envelope.rcpt_tos)
+        recipients = [r for r in decoded if r is not None]
         ssl = session.ssl or {}
         return {
             "kind": "message",

@@ -232,3 +232,17 @@ async def test_empty_message_is_journaled(gateway: Gateway) -> None:
 
     assert (await asyncio.to_thread(talk)).startswith(b"250 ")
     (await gateway.archived(1)).close()
+
+
+def test_journal_address_decoding() -> None:
+    from mailvault.gateway.journal import decode_recipient
+
+    assert decode_recipient("archive+hans=kunde.de@archive.example", "archive.example") == "hans@kunde.de"
+    assert decode_recipient("archive+a.b+c=x.co.uk@ARCHIVE.example", "archive.example") == "a.b+c@x.co.uk"
+    assert decode_recipient("archive-sender+z=h.cn@archive.example", "archive.example") is None
+    assert decode_recipient("someone@kunde.de", "archive.example") == "someone@kunde.de"
+    assert decode_recipient("archive@archive.example", "archive.example") == "archive@archive.example"
+    assert (
+        decode_recipient("archive+hans=kunde.de@archive.example", "")
+        == "archive+hans=kunde.de@archive.example"
+    )
