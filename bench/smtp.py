@@ -1,7 +1,12 @@
-"""SMTP gateway benchmark (issue 3): mailvault's journal mode against Postfix's own durable accept.
+"""SMTP gateway benchmark (issue 3), in two parts that run in one invocation (or alone with
+`--no-relay` / `--no-journal`):
 
-Drives both with the same `smtp-source` load in one run and prints messages/s, CPU per message and
-end-of-DATA-to-250 latency per message size, with the ratio (target: mailvault at least as fast).
+- journal mode against Postfix's own durable accept: both driven with the same `smtp-source` load;
+  messages/s, CPU per message and end-of-DATA-to-250 latency per message size, with the ratio
+  (target: mailvault at least as fast);
+- relay mode: Postfix's after-queue content-filter loop through mailvault, and the same loop through
+  bench/passfilter.py, a filter that only passes mail on; delivered messages/s end to end (until
+  smtp-sink, the final destination, has them all), with the ratio (target: at least 0.8).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from tests.postfix import PostfixInstance, postfix_unavailable, tree_cpu_seconds
 from tests.servers import free_port
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+RELAY_TARGET = 0.8  # relay mode: mailvault's loop over the pass-through filter's, delivered msg/s
 TARGET_RATIO = 1.0  # mailvault msg/s over Postfix msg/s, at 2 KB and 50 KB
 AIM_RATIO = 1.5
 TARGET_SIZES = (2 * 1024, 50 * 1024)
@@ -317,26 +324,17 @@ def drive(
 # The two servers.
 
 
-class MailvaultGateway:
-    """`mailvault --config CFG smtp` in journal mode, as a subprocess, with its own archive."""
+class ServerProcess:
+    """A server under test run as a subprocess of its own session, listening on 127.0.0.1:`port`."""
 
-    def __init__(self, workdir: Path, mailvault: list[str], max_size: int) -> None:
+    name = "server"
+
+    def __init__(self, workdir: Path, port: int, command: list[str], env: dict[str, str]) -> None:
         self.workdir = workdir
-        self.port = free_port()
-        self.config = workdir / "mailvault.toml"
-        self.config.write_text(
-            "# mailvault settings for bench/smtp.py; everything else is at its default.\n"
-            f'[archive]\ndata_dir = "{workdir / "data"}"\n\n'
-            "[smtp]\n"
-            f'listeners = [{{ address = "127.0.0.1", port = {self.port}, mode = "journal" }}]\n'
-            f"max_message_size = {max_size}\n"
-            'hostname = "mailvault.bench.test"\n\n'
-            '[log]\nlevel = "WARNING"\n'
-        )
-        self.mailvault = mailvault
-        self.command = [*mailvault, "--config", str(self.config), "smtp"]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
-        self.stderr_path = workdir / "gateway.stderr"
+        self.port = port
+        self.command = command
+        self.env = env
+        self.stderr_path = workdir / f"{self.name}.stderr"
         self.process: subprocess.Popen[bytes] | None = None
         self.shutdown_seconds = 0.0
 
@@ -353,19 +351,19 @@ class MailvaultGateway:
                     return
             except OSError:
                 if time.monotonic() > deadline:
-                    sys.exit(f"bench: mailvault did not listen on {self.port} within 60 s\n{self.errors()}")
+                    sys.exit(f"bench: {self.name} did not listen on {self.port} within 60 s\n{self.errors()}")
                 time.sleep(0.1)
 
     def alive(self) -> None:
         if self.process is None or self.process.poll() is not None:
             code = None if self.process is None else self.process.returncode
-            sys.exit(f"bench: the mailvault gateway exited ({code})\n{self.stderr_text()[-3000:]}")
+            sys.exit(f"bench: {self.name} exited ({code})\n{self.stderr_text()[-3000:]}")
 
     def cpu(self) -> float:
         return tree_cpu_seconds(self.process.pid) if self.process is not None else 0.0
 
     def stop(self, timeout: float = 1800.0) -> int:
-        """SIGTERM, then wait for it to drain its spool into the archive and exit; its exit code."""
+        """SIGTERM, then wait for it to exit (mailvault first drains its spool into the archive)."""
         if self.process is None:
             return -1
         started = time.perf_counter()
@@ -380,6 +378,42 @@ class MailvaultGateway:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def errors(self) -> list[str]:
+        return [line for line in self.stderr_text().splitlines() if line.strip()]
+
+
+class MailvaultGateway(ServerProcess):
+    """`mailvault --config CFG smtp` as a subprocess, with its own archive: journal mode, or relay
+    mode handing every message to `next_hop`."""
+
+    name = "mailvault"
+
+    def __init__(
+        self, workdir: Path, mailvault: list[str], max_size: int, *, port: int = 0, next_hop: str = ""
+    ) -> None:
+        port = port or free_port()
+        mode = "relay" if next_hop else "journal"
+        self.config = workdir / "mailvault.toml"
+        self.config.write_text(
+            "# mailvault settings for bench/smtp.py; everything else is at its default.\n"
+            f'[archive]\ndata_dir = "{workdir / "data"}"\n\n'
+            "[smtp]\n"
+            f'listeners = [{{ address = "127.0.0.1", port = {port}, mode = "{mode}" }}]\n'
+            + (f'next_hop = "{next_hop}"\n' if next_hop else "")
+            + f"max_message_size = {max_size}\n"
+            'hostname = "mailvault.bench.test"\n\n'
+            '[log]\nlevel = "WARNING"\n'
+        )
+        self.mailvault = mailvault
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
+        super().__init__(workdir, port, [*mailvault, "--config", str(self.config), "smtp"], env)
+
     def status(self) -> dict[str, Any]:
         result = subprocess.run(
             [*self.mailvault, "--config", str(self.config), "status", "--json"],
@@ -392,15 +426,6 @@ class MailvaultGateway:
             return {"error": result.stderr.strip()[-2000:]}
         data: dict[str, Any] = json.loads(result.stdout)
         return data
-
-    def stderr_text(self) -> str:
-        try:
-            return self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def errors(self) -> list[str]:
-        return [line for line in self.stderr_text().splitlines() if line.strip()]
 
 
 def run_mailvault(
@@ -460,6 +485,272 @@ def run_postfix(workdir: Path, size: int, count: int, args: argparse.Namespace, 
 
 
 # ---------------------------------------------------------------------------------------------
+# Relay mode: Postfix's content-filter loop through mailvault, and through a filter that only passes
+# mail on.
+
+
+class PassFilter(ServerProcess):
+    """bench/passfilter.py as a subprocess: the same SMTP stack as mailvault's relay mode, no archive."""
+
+    name = "passfilter"
+
+    def __init__(self, workdir: Path, port: int, next_hop: str) -> None:
+        script = Path(__file__).resolve().with_name("passfilter.py")
+        command = [sys.executable, str(script), "--port", str(port), "--next-hop", next_hop]
+        super().__init__(workdir, port, command, dict(os.environ))
+
+
+class SinkLog:
+    """Counts, from a Postfix maillog read incrementally, deliveries to the sink and failed ones."""
+
+    def __init__(self, path: Path, sink_port: int) -> None:
+        self.path = path
+        self.to_sink = f"]:{sink_port}, "
+        self.offset = 0
+        self.partial = b""
+        self.delivered = 0  # status=sent to the sink: the end of the loop
+        self.problems: list[str] = []  # status=deferred/bounced on either leg, warnings, errors
+
+    def update(self) -> int:
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self.offset)
+                chunk = log.read()
+        except FileNotFoundError:
+            return self.delivered
+        self.offset += len(chunk)
+        lines = (self.partial + chunk).split(b"\n")
+        self.partial = lines.pop()
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            if "status=sent" in line:
+                if self.to_sink in line:
+                    self.delivered += 1
+            elif any(
+                w in line for w in ("status=deferred", "status=bounced", "warning:", "fatal:", "error:")
+            ):
+                self.problems.append(line)
+        return self.delivered
+
+    def wait_for(self, count: int, *, stall: float = 60.0) -> float:
+        """Poll until `count` deliveries; the perf_counter time it was seen (TimeoutError if no
+        delivery for `stall` s)."""
+        last, progress = self.update(), time.perf_counter()
+        while last < count:
+            time.sleep(0.02)
+            now = self.update()
+            if now != last:
+                last, progress = now, time.perf_counter()
+            elif time.perf_counter() - progress > stall:
+                raise TimeoutError(f"{last:,} of {count:,} delivered to the sink; none for {stall:.0f} s")
+        return time.perf_counter()
+
+
+@dataclass
+class RelayLoad:
+    """One smtp-source load through Postfix → filter → Postfix re-injection → sink, at one size."""
+
+    filter: str  # "mailvault" (relay mode) or "passfilter"
+    size: int
+    sessions: int
+    warmup: int
+    messages: int
+    command: str
+    filter_command: str = ""
+    wall_seconds: float = 0.0  # smtp-source's start until the sink's last delivery
+    accept_seconds: float = 0.0  # smtp-source's own run: Postfix's main smtpd accepted them all
+    filter_cpu_seconds: float = 0.0
+    postfix_cpu_seconds: float = 0.0
+    delivered: int = 0  # to the sink in all, warm-up included
+    left_in_queue: int = 0
+    smtp_source_rc: int = 0
+    smtp_source_stderr: str = ""
+    error: str = ""
+    stored: int = -1  # mailvault: SMTP arrivals in its archive afterwards
+    stored_note: str = ""
+    postfix_problems: list[str] = field(default_factory=list)
+    filter_errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.wall_seconds if self.wall_seconds and not self.error else 0.0
+
+    def cpu_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.messages if self.messages else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            rate=round(self.rate, 1),
+            mb_per_s=round(self.rate * self.size / MB, 2),
+            filter_cpu_ms_per_message=round(self.cpu_ms(self.filter_cpu_seconds), 3),
+            postfix_cpu_ms_per_message=round(self.cpu_ms(self.postfix_cpu_seconds), 3),
+        )
+        return data
+
+
+def run_relay(
+    workdir: Path, which: str, mailvault: list[str], size: int, count: int, warmup: int, sessions: int
+) -> RelayLoad:
+    """A fresh Postfix with `content_filter` to a fresh filter and a fresh smtp-sink as final hop."""
+    workdir.mkdir()
+    command = smtp_source_command(0, count, sessions, size)
+    load = RelayLoad(which, size, sessions, warmup, count, "")
+    sink_port, filter_port = free_port(), free_port()
+    sink = subprocess.Popen(
+        [SMTP_SINK, "-u", "nobody", f"127.0.0.1:{sink_port}", "256"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    limit = max(10_240_000, 4 * size)
+    server: ServerProcess | None = None
+    try:
+        with PostfixInstance(
+            filter_port=filter_port, relay_port=sink_port, message_size_limit=limit, parent=workdir
+        ) as postfix:
+            next_hop = f"127.0.0.1:{postfix.reinject_port}"
+            if which == "mailvault":
+                server = MailvaultGateway(workdir, mailvault, 4 * limit, port=filter_port, next_hop=next_hop)
+            else:
+                server = PassFilter(workdir, filter_port, next_hop)
+            server.start()
+            load.filter_command = shlex.join(server.command)
+            command = smtp_source_command(postfix.port, count, sessions, size)
+            load.command = shlex.join(command)
+            log = SinkLog(postfix.maillog, sink_port)
+            filt = server
+
+            def cpu() -> float:
+                return postfix.cpu_seconds() + filt.cpu()
+
+            try:
+                if warmup:
+                    subprocess.run(
+                        smtp_source_command(postfix.port, warmup, sessions, size),
+                        capture_output=True,
+                        check=False,
+                    )
+                    log.wait_for(warmup)
+                wait_until_idle(cpu)
+                server.alive()
+                filter_before, postfix_before = server.cpu(), postfix.cpu_seconds()
+                started = time.perf_counter()
+                result = subprocess.run(command, capture_output=True, text=True, check=False)
+                load.accept_seconds = time.perf_counter() - started
+                load.smtp_source_rc = result.returncode
+                load.smtp_source_stderr = result.stderr.strip()
+                ended = log.wait_for(warmup + count)
+                load.wall_seconds = ended - started
+                load.filter_cpu_seconds = server.cpu() - filter_before
+                load.postfix_cpu_seconds = postfix.cpu_seconds() - postfix_before
+            except TimeoutError as exc:
+                load.error = str(exc)
+            time.sleep(0.5)
+            load.delivered = log.update()
+            load.left_in_queue = sum(
+                postfix.queue_file_count(name) for name in ("maildrop", "incoming", "active", "deferred")
+            )
+            load.postfix_problems = log.problems
+            server.stop()
+    finally:
+        if server is not None:
+            server.kill()
+        sink.terminate()
+        sink.wait()
+    if isinstance(server, MailvaultGateway):
+        status = server.status()
+        if "error" in status:
+            load.stored_note = f"`mailvault status` failed: {status['error']}"
+        else:
+            load.stored = int((status.get("arrivals") or {}).get("smtp", 0))
+            load.stored_note = f"archive after SIGTERM: arrivals.smtp {load.stored:,}"
+    if server is not None:
+        load.filter_errors = server.errors()
+    return load
+
+
+def relay_report(pairs: list[tuple[RelayLoad, RelayLoad]]) -> list[dict[str, Any]]:
+    print()
+    print(
+        "relay mode (issue 3): Postfix content_filter loop through mailvault vs through a filter that\n"
+        "only passes mail on (bench/passfilter.py); smtp-sink as final destination"
+    )
+    summary = []
+    for mv, pf in pairs:
+        print()
+        print(
+            f"size {size_label(mv.size)}: {mv.messages:,} messages timed after {mv.warmup:,} warm-up, "
+            f"{mv.sessions} smtp-source sessions into Postfix"
+        )
+        header = f"  {'':<34}{'mailvault':>14}{'passfilter':>14}{'ratio':>9}"
+        print(header)
+        print("  " + "-" * (len(header) - 2))
+        rows = [
+            (
+                "delivered msg/s (end to end)",
+                f"{mv.rate:,.0f}",
+                f"{pf.rate:,.0f}",
+                f"{_ratio(mv.rate, pf.rate):.2f}x",
+            ),
+            ("wall s (until the sink has all)", f"{mv.wall_seconds:.2f}", f"{pf.wall_seconds:.2f}", ""),
+            ("smtp-source s (Postfix accepted)", f"{mv.accept_seconds:.2f}", f"{pf.accept_seconds:.2f}", ""),
+            (
+                "filter CPU ms/msg",
+                f"{mv.cpu_ms(mv.filter_cpu_seconds):.2f}",
+                f"{pf.cpu_ms(pf.filter_cpu_seconds):.2f}",
+                f"{_ratio(mv.filter_cpu_seconds, pf.filter_cpu_seconds):.2f}x",
+            ),
+            (
+                "Postfix CPU ms/msg (all daemons)",
+                f"{mv.cpu_ms(mv.postfix_cpu_seconds):.2f}",
+                f"{pf.cpu_ms(pf.postfix_cpu_seconds):.2f}",
+                "",
+            ),
+            ("delivered to the sink in all", f"{mv.delivered:,}", f"{pf.delivered:,}", ""),
+            ("left in Postfix's queue", f"{mv.left_in_queue:,}", f"{pf.left_in_queue:,}", ""),
+        ]
+        for name, a, b, times in rows:
+            print(f"  {name:<34}{a:>14}{b:>14}{times:>9}")
+        expected = mv.warmup + mv.messages
+        if mv.stored_note:
+            verdict = "all archived" if mv.stored == expected else f"MISMATCH (expected {expected:,})"
+            print(f"  mailvault: {mv.stored_note}: {verdict}")
+        for load in (mv, pf):
+            if load.error:
+                print(f"  {load.filter}: FAILED: {load.error}")
+            if load.smtp_source_rc:
+                print(f"  {load.filter}: smtp-source exited {load.smtp_source_rc}: {load.smtp_source_stderr}")
+            for what, lines in (("Postfix log", load.postfix_problems), (load.filter, load.filter_errors)):
+                if lines:
+                    print(f"  {load.filter}: {len(lines)} problem line(s) in the {what}, first ones:")
+                    for line in lines[:5]:
+                        print(f"    {line[:200]}")
+        ratio = _ratio(mv.rate, pf.rate)
+        summary.append(
+            {"size": mv.size, "ratio": round(ratio, 3), "target": RELAY_TARGET, "pass": ratio >= RELAY_TARGET}
+        )
+    print()
+    print("relay targets (ratio = mailvault delivered msg/s / passfilter delivered msg/s, same run)")
+    for (mv, pf), item in zip(pairs, summary, strict=True):
+        verdict = "PASS" if item["pass"] else "MISS"
+        print(
+            f"  {size_label(mv.size):>6}: {mv.rate:>7,.0f} vs {pf.rate:>7,.0f} msg/s"
+            f"  ratio {item['ratio']:.2f}x  target >= {RELAY_TARGET:.1f}: {verdict}"
+        )
+    print()
+    print("relay commands")
+    for mv, pf in pairs:
+        print(f"  $ {mv.command}    # into Postfix's main smtpd (content_filter to the filter)")
+        print(f"  $ {mv.filter_command}    # mailvault, relay mode")
+        print(f"  $ {pf.filter_command}    # the pass-through filter")
+    return [
+        {"mailvault": mv.as_dict(), "passfilter": pf.as_dict(), **item}
+        for (mv, pf), item in zip(pairs, summary, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Report.
 
 
@@ -467,16 +758,19 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def report(
-    pairs: list[tuple[Load, Load]], argv: list[str], context: dict[str, str], notes: list[str]
-) -> dict[str, Any]:
+def print_context(argv: list[str], context: dict[str, str], notes: list[str]) -> None:
     print()
-    print("mailvault SMTP gateway benchmark (issue 3): journal mode vs Postfix's own durable accept")
+    print("mailvault SMTP gateway benchmark (issue 3)")
     print(f"command:   {shlex.join(argv)}")
     for key, value in context.items():
         print(f"{key + ':':<10} {value}")
     for note in notes:
         print(f"note:      {note}")
+
+
+def report(pairs: list[tuple[Load, Load]]) -> dict[str, Any]:
+    print()
+    print("journal mode (issue 3): mailvault vs Postfix's own durable accept")
     for mv, pf in pairs:
         print()
         print(
@@ -560,9 +854,6 @@ def report(
         print(f"  $ {mv.command}    # mailvault, port of `mailvault --config CFG smtp`")
         print(f"  $ {pf.command}    # Postfix hold-only instance")
     return {
-        "command": shlex.join(argv),
-        "context": context,
-        "notes": notes,
         "runs": [{"mailvault": mv.as_dict(), "postfix": pf.as_dict()} for mv, pf in pairs],
         "targets": summary,
     }
@@ -582,16 +873,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="2k,50k,2m", help="message sizes (smtp-source -l), e.g. 2k,50k,2m")
     parser.add_argument("--warmup", type=int, default=300, help="untimed messages before each load")
     parser.add_argument("--probes", type=int, default=2, help="latency-probe SMTP sessions during each load")
+    parser.add_argument(
+        "--journal",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="journal mode against Postfix's hold-only accept (--no-journal: skip)",
+    )
+    parser.add_argument(
+        "--relay",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="relay mode: Postfix's content-filter loop through mailvault vs bench/passfilter.py",
+    )
+    parser.add_argument("--relay-sizes", default="2k,50k", help="message sizes of the relay comparison")
+    parser.add_argument("--relay-messages", type=int, default=2000, help="timed messages per relay load")
+    parser.add_argument(
+        "--relay-warmup", type=int, default=200, help="untimed messages before each relay load"
+    )
     parser.add_argument("--workdir", type=Path, help="where to put archives and Postfix instances")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--json-out", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    if not sizes or min(sizes) < 1:
-        parser.error("--sizes needs positive sizes")
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()] if args.journal else []
+    relay_sizes = [parse_size(s) for s in args.relay_sizes.split(",") if s.strip()] if args.relay else []
+    if (args.journal and (not sizes or min(sizes) < 1)) or (
+        args.relay and (not relay_sizes or min(relay_sizes) < 1)
+    ):
+        parser.error("--sizes and --relay-sizes need positive sizes")
+    if not args.journal and not args.relay:
+        parser.error("--no-journal and --no-relay leave nothing to run")
     reason = postfix_unavailable()
-    if reason or not Path(SMTP_SOURCE).is_file():
-        sys.exit(f"bench: {reason or 'smtp-source not found (apt-get install -y postfix)'}")
+    if reason or not Path(SMTP_SOURCE).is_file() or not Path(SMTP_SINK).is_file():
+        sys.exit(f"bench: {reason or 'smtp-source or smtp-sink not found (apt-get install -y postfix)'}")
 
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -626,22 +939,50 @@ def main(argv: list[str] | None = None) -> int:
             statuses.append(status)
             if not args.keep:
                 shutil.rmtree(mv_dir / "data", ignore_errors=True)
+        relay_pairs: list[tuple[RelayLoad, RelayLoad]] = []
+        for size in relay_sizes:
+            loads = []
+            for which in ("mailvault", "passfilter"):
+                print(
+                    f"  relay {size_label(size)}: {which}, {args.relay_messages:,} messages",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                where = workdir / f"relay-{which}-{size}"
+                loads.append(
+                    run_relay(
+                        where, which, mailvault, size, args.relay_messages, args.relay_warmup, args.sessions
+                    )
+                )
+                if not args.keep:
+                    shutil.rmtree(where / "data", ignore_errors=True)
+            relay_pairs.append((loads[0], loads[1]))
         context = {
             "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
-            "mailvault": f"{mailvault_version(mailvault)} ({shlex.join(mailvault)}), journal mode, SQLite",
+            "mailvault": f"{mailvault_version(mailvault)} ({shlex.join(mailvault)}), SQLite archive",
             "postfix": subprocess.run(
                 ["postconf", "-h", "-d", "mail_version"], capture_output=True, text=True, check=False
             ).stdout.strip()
-            + " (private instance, hold-only: queue file fsynced, 250, parked in hold/)",
+            + " (private instances; journal: hold-only, queue file fsynced, 250, parked in hold/)",
             "disk": f"{workdir} on {filesystem_of(workdir)}",
         }
         command = [Path(sys.executable).name, *sys.argv] if argv is None else ["smtp.py", *argv]
-        results = report(pairs, command, context, notes)
+        if relay_pairs:
+            context["relay"] = (
+                "Postfix content_filter → filter (mailvault relay mode, or bench/passfilter.py) → "
+                "Postfix re-injection smtpd → smtp-sink; fresh instances per load"
+            )
+        print_context(command, context, notes)
+        results: dict[str, Any] = {"command": shlex.join(command), "context": context, "notes": notes}
+        if pairs:
+            results["journal"] = report(pairs)
         results["mailvault_status"] = statuses
         if statuses:
             print(f"  $ {statuses[-1]['command']}    # the gateway; its config (port and data_dir per size):")
             for line in str(statuses[-1]["config"]).splitlines():
                 print(f"      {line}")
+        if relay_pairs:
+            results["relay"] = relay_report(relay_pairs)
         if args.json_out is not None:
             args.json_out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
             print(f"\nresults written to {args.json_out}")
