@@ -7,6 +7,7 @@ retries; only deliberate policy refusals are permanent (5xx).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -42,6 +43,7 @@ class GatewayHandler:
     def __init__(self, spool: Spool, policy: ListenerPolicy) -> None:
         self.spool = spool
         self.policy = policy
+        self._recording: set[asyncio.Task[None]] = set()
 
     def _relay(self, server: SMTP) -> RelaySession | None:
         """The next-hop session of this client session (relay mode), created on first use."""
@@ -116,7 +118,11 @@ class GatewayHandler:
         reply = f"250 2.0.0 Ok: queued as {queue_id}"
         if relay is not None:
             hop = await relay.data(raw)
-            await self._record_outcome(queue_id, hop, relay)
+            # The answer is recorded without holding up the reply: the message itself is durable
+            # already, and an answer lost in a crash is archived as "unknown" (drain.py).
+            task = asyncio.create_task(self._record_outcome(queue_id, _outcome(queue_id, hop, relay)))
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
             if not hop.ok:
                 # The archive has it; the sender's queue keeps custody of the delivery.
                 reply = f"451 4.4.0 Next hop did not accept the message ({hop.code} {hop.text[:200]})"
@@ -137,19 +143,8 @@ class GatewayHandler:
         )
         return reply
 
-    async def _record_outcome(self, queue_id: str, hop: Reply, relay: RelaySession) -> None:
+    async def _record_outcome(self, queue_id: str, outcome: dict[str, Any]) -> None:
         """What the next hop did with a journaled message, recorded with it in the archive."""
-        outcome = {
-            "kind": "outcome",
-            "queue_id": queue_id,
-            "relay": {
-                "code": hop.code,
-                "reply": hop.text[:500],
-                "accepted": list(relay.accepted),
-                "refused": {rcpt: f"{r.code} {r.text[:200]}" for rcpt, r in relay.refused.items()},
-                "next_hop": f"{relay.hop.host}:{relay.hop.port}",
-            },
-        }
         try:
             await self.spool.append(outcome, b"")
         except SpoolError as exc:
@@ -180,6 +175,21 @@ class GatewayHandler:
             "xforward": dict(getattr(server, "xforward", {}) or {}),
             "received_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
         }
+
+
+def _outcome(queue_id: str, hop: Reply, relay: RelaySession) -> dict[str, Any]:
+    """The spool record of the next hop's answer (taken now: the session moves on)."""
+    return {
+        "kind": "outcome",
+        "queue_id": queue_id,
+        "relay": {
+            "code": hop.code,
+            "reply": hop.text[:500],
+            "accepted": list(relay.accepted),
+            "refused": {rcpt: f"{r.code} {r.text[:200]}" for rcpt, r in relay.refused.items()},
+            "next_hop": f"{relay.hop.host}:{relay.hop.port}",
+        },
+    }
 
 
 def _peer(session: Session) -> str:

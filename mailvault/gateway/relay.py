@@ -57,6 +57,10 @@ class RelaySession:
     client: aiosmtplib.SMTP | None = None
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, Reply] = field(default_factory=dict)
+    # A transaction (MAIL sent, DATA not yet answered) is open at the next hop: only then does it
+    # need an RSET. Postfix resets before reusing a connection; passing that on and resetting
+    # again at MAIL cost two round trips a message.
+    in_transaction: bool = False
 
     async def mail(self, sender: str, options: list[str], xforward: dict[str, str]) -> Reply:
         self.accepted, self.refused = [], {}
@@ -67,8 +71,9 @@ class RelaySession:
                 )
                 await self.client.connect()
                 await self.client.ehlo(hostname=self.hop.helo)
-            else:
+            elif self.in_transaction:
                 await self.client.rset()
+            self.in_transaction = True
             if xforward and self.client.supports_extension("xforward"):
                 await self._xforward(xforward)
             response = await self.client.mail(sender, options=_passable(options), encoding="utf-8")
@@ -98,6 +103,7 @@ class RelaySession:
     async def data(self, raw: bytes) -> Reply:
         if self.client is None:
             return unavailable("no session")
+        self.in_transaction = False  # whatever the answer, DATA ends the transaction
         try:
             response = await self.client.data(raw)
         except aiosmtplib.SMTPResponseException as exc:
@@ -108,7 +114,8 @@ class RelaySession:
         return Reply(response.code, response.message)
 
     async def reset(self) -> None:
-        if self.client is not None and self.client.is_connected:
+        if self.client is not None and self.client.is_connected and self.in_transaction:
+            self.in_transaction = False
             try:
                 await self.client.rset()
             except (aiosmtplib.SMTPException, OSError):
@@ -116,6 +123,7 @@ class RelaySession:
 
     async def close(self) -> None:
         client, self.client = self.client, None
+        self.in_transaction = False
         if client is None:
             return
         try:

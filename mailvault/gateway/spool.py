@@ -104,11 +104,14 @@ class Spool:
         self._size = 0
         self._committed: dict[str, int] = {}  # segment name -> bytes durable in it
         self.changed = asyncio.Event()  # set whenever records become durable
+        self._closed = False
 
     # -- writing -------------------------------------------------------------------------
 
     async def append(self, header: dict[str, Any], raw: bytes) -> tuple[str, int]:
         """Write one record; return (segment, offset) once it is durable on disk."""
+        if self._closed:
+            raise SpoolError(f"the spool {self.directory} is closed (mailvault is stopping)")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, int]] = loop.create_future()
         self._pending.append((encode(header, raw), future))
@@ -185,6 +188,7 @@ class Spool:
         return self._segment.name if self._segment is not None else ""
 
     async def close(self) -> None:
+        self._closed = True
         while self._committer is not None and not self._committer.done():
             await self._committer
         self._writer.shutdown(wait=True)

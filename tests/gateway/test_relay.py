@@ -125,3 +125,31 @@ async def test_message_the_next_hop_rejects_is_archived_and_the_client_gets_451(
             assert source.detail["relay"]["code"] == 554
         finally:
             archive.close()
+
+
+async def test_several_messages_and_a_reset_in_one_session(
+    tmp_path: Path, database_url: str, sink: Sink
+) -> None:
+    first, second = make_message(subject="one"), make_message(subject="two")
+    async with running(relay_settings(tmp_path, database_url, sink.address)) as gateway:
+
+        def session() -> None:
+            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as client:
+                assert client.sendmail("a@huaqiang-elec.com.cn", ["x@kunde.de"], first) == {}
+                client.mail("a@huaqiang-elec.com.cn")
+                client.rcpt("abandoned@kunde.de")
+                assert client.rset()[0] == 250  # the next hop's transaction is reset too
+                assert client.sendmail("a@huaqiang-elec.com.cn", ["y@kunde.de"], second) == {}
+
+        await asyncio.to_thread(session)
+        assert [(d.rcpt_tos, d.raw) for d in sink.handler.delivered] == [
+            (["x@kunde.de"], first),
+            (["y@kunde.de"], second),
+        ]
+        archive = await gateway.archived(2)
+        try:
+            with archive.db.reading() as session_:
+                codes = [s.detail["relay"]["code"] for s in session_.scalars(select(Source))]
+            assert codes == [250, 250]
+        finally:
+            archive.close()
