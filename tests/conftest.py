@@ -6,6 +6,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return create_database(base, f"test_{os.getpid()}_{next(_database_numbers)}")
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def make_settings(tmp_path: Path, database_url: str, **sections: Any) -> Settings:
+    """Settings for a test archive in tmp_path: the company's domain, parsing in-process."""
     return load_settings(
         archive={
             "data_dir": tmp_path / "data",
@@ -44,7 +45,13 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
             "company_domains": ["huaqiang-elec.com.cn"],
         },
         ingest={"parse_workers": 1},
+        **sections,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from mailvault import service
 from mailvault.archive.models import Source
 from mailvault.archive.store import Archive
-from mailvault.config import Settings, load_settings
+from mailvault.config import Settings
+from tests.conftest import make_settings
 from tests.servers import free_port
 
 
@@ -62,13 +63,9 @@ def data_stream(port: int, timeout: float = 20.0) -> Iterator[io.BufferedRWPair]
 
 def gateway_settings(tmp_path: Path, database_url: str, **smtp: Any) -> Settings:
     port = smtp.pop("port", None) or free_port()
-    return load_settings(
-        archive={
-            "data_dir": tmp_path / "data",
-            "database_url": database_url,
-            "company_domains": ["huaqiang-elec.com.cn"],
-        },
-        ingest={"parse_workers": 1},
+    return make_settings(
+        tmp_path,
+        database_url,
         smtp={
             "listeners": [{"address": "127.0.0.1", "port": port, "mode": "journal"}],
             "hostname": "mx.test",
