@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,17 @@ def alembic_config(db: Database) -> Config:
 
 
 def head_revision(db: Database) -> str:
-    head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+    """The revision this code needs. Read once per process: Alembic loads revision files as
+    modules, which is not safe from several threads at once."""
+    with _PROCESS_LOCK:
+        return _head_of(migrations_dir())
+
+
+@functools.cache
+def _head_of(directory: Path) -> str:
+    config = Config()
+    config.set_main_option("script_location", str(directory))
+    head = ScriptDirectory.from_config(config).get_current_head()
     if head is None:
         raise SchemaError("the migrations folder holds no revision; reinstall mailvault")
     return head
@@ -55,7 +66,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 # Alembic keeps its migration context in module globals: one migration at a time per process.
-_PROCESS_LOCK = threading.Lock()
+_PROCESS_LOCK = threading.RLock()
 _ADVISORY_KEY = 0x6D61696C7661  # "mailva": any constant shared by every mailvault process
 
 
