@@ -125,9 +125,9 @@ class GatewayHandler:
             task.add_done_callback(self._recording.discard)
             if not hop.ok:
                 # The archive has it; the sender's queue keeps custody of the delivery.
-                reply = f"451 4.4.0 Next hop did not accept the message ({hop.code} {hop.text[:200]})"
+                reply = f"451 4.4.0 Next hop did not accept the message ({hop.code} {hop.one_line[:200]})"
             else:
-                reply = f"250 2.0.0 Ok: queued as {queue_id} (next hop: {hop.text[:120]})"
+                reply = f"250 2.0.0 Ok: queued as {queue_id} (next hop: {hop.one_line[:120]})"
         direction = classify(envelope.mail_from or "", header["recipients"], self.policy.company_domains)
         log.info(
             "%s: journaled from=<%s> rcpts=%d size=%d client=%s mode=%s direction=%s result=%s ms=%.1f",

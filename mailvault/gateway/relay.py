@@ -24,7 +24,12 @@ class Reply:
 
     @property
     def line(self) -> str:
-        return f"{self.code} {self.text}"
+        """The reply as one line: a multi-line answer of the next hop must not break our own."""
+        return f"{self.code} {self.one_line}"
+
+    @property
+    def one_line(self) -> str:
+        return " ".join(self.text.split())
 
     @property
     def ok(self) -> bool:

@@ -153,3 +153,20 @@ async def test_several_messages_and_a_reset_in_one_session(
             assert codes == [250, 250]
         finally:
             archive.close()
+
+
+async def test_multi_line_answers_of_the_next_hop_stay_one_reply(
+    tmp_path: Path, database_url: str, sink: Sink
+) -> None:
+    sink.handler.refuse_data = "554-5.7.1 Rejected by policy\r\n554 5.7.1 See the postmaster"
+    async with running(relay_settings(tmp_path, database_url, sink.address)) as gateway:
+
+        def send() -> None:
+            with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as client:
+                client.sendmail("a@huaqiang-elec.com.cn", ["hans@kunde.de"], make_message())
+
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            await asyncio.to_thread(send)
+        assert refused.value.smtp_code == 451
+        assert b"\n" not in refused.value.smtp_error
+        assert b"Rejected by policy" in refused.value.smtp_error
