@@ -279,6 +279,7 @@ def drive(
     probes: int,
     cpu: Callable[[], float],
     alive: Callable[[], None],
+    probe_size: int | None = None,
 ) -> Load:
     """Warm up, then time `count` messages from smtp-source with `probes` latency clients alongside."""
     command = smtp_source_command(port, count, sessions, size)
@@ -292,7 +293,8 @@ def drive(
             sys.exit(f"bench: warm-up against {server} failed: {warm.stderr.strip()}")
     wait_until_idle(cpu)
     alive()
-    clients = [LatencyProbe(port, size, index) for index in range(probes)]
+    # Probes of another size than the load show whether large messages stall small ones.
+    clients = [LatencyProbe(port, probe_size or size, index) for index in range(probes)]
     cpu_before = cpu()
     started = time.perf_counter()
     for client in clients:
@@ -444,6 +446,7 @@ def run_mailvault(
             args.probes,
             gateway.cpu,
             gateway.alive,
+            args.probe_size,
         )
         code = gateway.stop()
     finally:
@@ -473,6 +476,7 @@ def run_postfix(workdir: Path, size: int, count: int, args: argparse.Namespace, 
             args.probes,
             postfix.cpu_seconds,
             lambda: None,
+            args.probe_size,
         )
         load.stored = postfix.queue_file_count("hold")
         load.stored_note = f"queue files in hold/: {load.stored:,}"
@@ -873,6 +877,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="2k,50k,2m", help="message sizes (smtp-source -l), e.g. 2k,50k,2m")
     parser.add_argument("--warmup", type=int, default=300, help="untimed messages before each load")
     parser.add_argument("--probes", type=int, default=2, help="latency-probe SMTP sessions during each load")
+    parser.add_argument(
+        "--probe-size",
+        type=parse_size,
+        default=None,
+        help="size of the probes' messages (default: the load's); e.g. 2k during a 2m load",
+    )
     parser.add_argument(
         "--journal",
         action=argparse.BooleanOptionalAction,
