@@ -13,7 +13,7 @@ import binascii
 import itertools
 import quopri
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
@@ -51,17 +51,8 @@ class JournalReport:
             "sender": self.sender,
             "message_id": self.message_id,
             "on_behalf_of": self.on_behalf_of,
-            "recipients": [{k: v for k, v in vars_of(r).items() if v} for r in self.recipients],
+            "recipients": [{k: v for k, v in asdict(r).items() if v} for r in self.recipients],
         }
-
-
-def vars_of(recipient: JournalRecipient) -> dict[str, str]:
-    return {
-        "role": recipient.role,
-        "address": recipient.address,
-        "expanded_from": recipient.expanded_from,
-        "forwarded_from": recipient.forwarded_from,
-    }
 
 
 def is_journal_report(raw: bytes) -> bool:
