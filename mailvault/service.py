@@ -4,10 +4,9 @@ Shutdown order, on SIGTERM or SIGINT:
   1. stop accepting SMTP connections (listeners close);
   2. let sessions in flight finish, for at most [smtp] grace seconds, then cut the rest (a cut
      session never got its 250, so its sender still holds the message and retries);
-  3. finish the spool's last group commit;
-  4. drain the spool into the archive (what cannot be drained now, e.g. with the database down,
-     stays in the spool for the next start);
-  5. close the archive.
+  3. finish the spool's last group commit and close the spool;
+  4. the drain process (gateway/drain_worker.py) archives what is left in the spool and exits
+     (what cannot be archived now, e.g. with the database down, stays for the next start).
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ import ssl
 from collections.abc import Callable
 from functools import partial
 
-from mailvault.archive.parsing import parse_pool
-from mailvault.archive.store import Archive
 from mailvault.config import ListenerSettings, Settings
-from mailvault.errors import ArchiveError, ConfigError
+from mailvault.errors import ConfigError
+from mailvault.gateway import drain_worker
 from mailvault.gateway.auth import Authenticator, read_users
-from mailvault.gateway.drain import Drainer
 from mailvault.gateway.handler import GatewayHandler, ListenerPolicy
 from mailvault.gateway.relay import NextHop
 from mailvault.gateway.server import (
@@ -38,8 +35,6 @@ from mailvault.gateway.server import (
 from mailvault.gateway.spool import Spool
 
 log = logging.getLogger(__name__)
-
-_RETRY_MAX = 60.0
 
 
 async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
@@ -67,17 +62,14 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
             factory = _protocol_factory(settings, spool, limits, listener)
             servers.append(await start_listener(factory, listener.address, listener.port))
             log.info("listening on %s:%d (%s mode)", listener.address, listener.port, listener.mode)
-        spool_closed = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
-            drain = tasks.create_task(_drain_forever(settings, spool, spool_closed))
+            drain = tasks.create_task(drain_worker.supervise(settings, spool.directory, spool.state))
             await stop.wait()
             log.info("stopping: no new SMTP connections; %d session(s) in flight", len(limits.active))
             for server in servers:
                 server.close()
             await _let_sessions_finish(limits, smtp.grace)
             await spool.close()
-            spool_closed.set()
-            spool.changed.set()
             await drain
     finally:
         for server in servers:
@@ -127,45 +119,6 @@ async def _let_sessions_finish(limits: SessionLimits, grace: float) -> None:
             session.transport.close()
     if limits.active:
         log.warning("closed %d session(s) still open after %.0f s of grace", len(limits.active), grace)
-
-
-async def _drain_forever(settings: Settings, spool: Spool, spool_closed: asyncio.Event) -> None:
-    """Archive journaled mail as it arrives; on archive trouble keep it in the spool and retry.
-    Returns after the spool has closed and everything in it is archived (or the archive is down)."""
-    archive: Archive | None = None
-    delay = 1.0
-    # Parsing runs in worker processes: the SMTP sessions in this process keep the GIL.
-    pool = contextlib.ExitStack()
-    parse_map = pool.enter_context(parse_pool(settings.ingest.parse_workers))
-    try:
-        while True:
-            spool.changed.clear()
-            try:
-                if archive is None:
-                    archive = await asyncio.to_thread(partial(Archive, settings, parse_map=parse_map))
-                    drainer = Drainer(spool, archive.ingestor, batch_size=settings.ingest.batch_size)
-                await asyncio.to_thread(drainer.drain)
-                delay = 1.0
-            except ArchiveError as exc:
-                log.error(
-                    "archive unavailable (%s); journaled mail waits in the spool, retry in %.0f s", exc, delay
-                )
-                if archive is not None:
-                    await asyncio.to_thread(archive.close)
-                    archive = None
-                if spool_closed.is_set():
-                    return
-                await _wait(spool_closed, delay)
-                delay = min(delay * 2, _RETRY_MAX)
-                continue
-            if spool_closed.is_set():
-                await asyncio.to_thread(drainer.drain)  # whatever the last commits added
-                return
-            await _wait(spool.changed, 1.0)
-    finally:
-        if archive is not None:
-            await asyncio.to_thread(archive.close)
-        await asyncio.to_thread(pool.close)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -2,7 +2,7 @@
 
 Idempotent: each record is an arrival identified by its queue id, so records archived before a
 crash are recognised (outcome "known") when the segment is read again. A segment is removed only
-after every record in it is committed to the archive.
+after every record in it is committed to the archive. Runs in its own process (drain_worker.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 from mailvault.archive.arrival import Arrival, SourceInfo, utcnow
 from mailvault.archive.ingest import Ingestor
 from mailvault.archive.models import SourceKind
-from mailvault.gateway.spool import Spool, SpoolRecord, read_segment
+from mailvault.gateway.spool import SpoolRecord, read_segment, torn_tail
+from mailvault.gateway.spool_state import SpoolView
 from mailvault.mime.journalreport import is_journal_report, unwrap
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ SETTLE_SECONDS = 900.0
 
 
 class Drainer:
-    def __init__(self, spool: Spool, ingestor: Ingestor, *, batch_size: int = 200) -> None:
+    def __init__(self, spool: SpoolView, ingestor: Ingestor, *, batch_size: int = 200) -> None:
         self.spool = spool
         self.ingestor = ingestor
         self.batch_size = batch_size
@@ -85,9 +86,27 @@ class Drainer:
             total += len(ready)
             self._done[segment.name] = done
             if not active and not waiting and not self.spool.is_active(segment):
-                self.spool.remove(segment)
-                self._done.pop(segment.name, None)
+                self._finish(segment, done)
         return total
+
+    def _finish(self, segment: Path, done: int) -> None:
+        """Remove an archived segment; one whose records stop before its end is damaged in the
+        middle (a torn tail is only ever at the end of the newest segment of a crashed run, and it
+        is never longer than one group commit): keep it for an administrator."""
+        self._done.pop(segment.name, None)
+        size = segment.stat().st_size
+        if done < size and not torn_tail(segment, done):
+            kept = self.spool.set_aside(segment)
+            log.error(
+                "spool segment %s is damaged at byte %d of %d; archived what precedes it, kept the "
+                "file as %s: check the disk, then inspect or remove it",
+                segment.name,
+                done,
+                size,
+                kept.name,
+            )
+            return
+        self.spool.remove(segment)
 
     def _ready(self, segment: Path, limit: int | None, active: bool) -> tuple[list[Arrival], int, bool]:
         """Arrivals that can be archived now, the offset up to which all is settled, and whether

@@ -5,12 +5,14 @@ commit). A record is `MVS1`, header length (u32), message length (u64), the head
 envelope, client, time), the exact message bytes, and a CRC-32 of header and message. A crash can
 only leave a torn record at the end of a segment, one that was never acknowledged: readers stop
 there. The drain worker (drain.py) archives records and removes a segment once all of it is
-archived; the spool is a queue in front of the archive, not the archive.
+archived; the spool is a queue in front of the archive, not the archive. One gateway owns a spool
+directory (an exclusive lock); it publishes its progress to the drain process (spool_state.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
@@ -22,17 +24,17 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mailvault.durable import describe_write_error, fsync_dir
 from mailvault.errors import ArchiveError
+from mailvault.gateway.spool_state import SpoolState, segment_name, segment_stamp
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"MVS1"
 _HEAD = struct.Struct(">4sIQ")
 _CRC = struct.Struct(">I")
-_SUFFIX = ".spool"
 
 
 class SpoolError(ArchiveError):
@@ -85,6 +87,26 @@ def read_segment(path: Path, start: int = 0, end: int | None = None) -> Iterator
             offset += length
 
 
+def torn_tail(path: Path, offset: int) -> bool:
+    """True if what follows `offset` is one record cut short by a crash (or blocks the file system
+    allocated but never filled); False if intact-looking data follows: damage, not a crash."""
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(offset)
+        head = handle.read(_HEAD.size)
+        if len(head) < _HEAD.size:
+            return True
+        magic, head_len, raw_len = _HEAD.unpack(head)
+        if magic == MAGIC:
+            end: int = offset + _HEAD.size + head_len + raw_len + _CRC.size
+            return end > size
+        handle.seek(offset)
+        while block := handle.read(1 << 20):
+            if block.strip(b"\0"):
+                return False
+        return True
+
+
 class Spool:
     """Appends records durably; one writer thread, group commit, segment rotation."""
 
@@ -95,15 +117,20 @@ class Spool:
             directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         except OSError as exc:
             raise SpoolError(f"cannot create the spool {directory}: {exc.strerror}") from exc
+        self._owner = _lock_directory(directory)
         self._pending: list[tuple[bytes, asyncio.Future[tuple[str, int]]]] = []
         self._committer: asyncio.Task[None] | None = None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="spool-writer")
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._segment: Path | None = None
+        self._stamp = 0
         self._size = 0
-        self._committed: dict[str, int] = {}  # segment name -> bytes durable in it
-        self.changed = asyncio.Event()  # set whenever records become durable
+        # Stamps only grow, and start above every segment already here, whatever the clock does.
+        earlier = [segment_stamp(p) for p in directory.iterdir()]
+        self._started = max([time.time_ns(), *(s + 1 for s in earlier)])
+        self.state = SpoolState()
+        self.state.start(self._started)
         self._closed = False
 
     # -- writing -------------------------------------------------------------------------
@@ -133,7 +160,6 @@ class Spool:
             for (_, future), position in zip(batch, positions, strict=True):
                 if not future.done():
                     future.set_result(position)
-            self.changed.set()
 
     def _write_batch(self, records: list[bytes]) -> list[tuple[str, int]]:
         """One write and one fsync for every record that arrived since the last commit."""
@@ -157,7 +183,7 @@ class Spool:
                 self._undo(fd, start)
                 raise SpoolError(describe_write_error(exc, "journal a message", self.directory)) from exc
             self._size = offset
-            self._committed[name] = offset
+            self.state.publish(self._stamp, offset)
             return positions
 
     def _undo(self, fd: int, start: int) -> None:
@@ -173,15 +199,15 @@ class Spool:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        name = f"{time.time_ns():020d}-{os.getpid()}{_SUFFIX}"
-        path = self.directory / name
+        stamp = max(time.time_ns(), self._stamp + 1, self._started)
+        path = self.directory / segment_name(stamp, os.getpid())
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o640)
             fsync_dir(self.directory)  # the segment must exist after a crash before any record in it counts
         except OSError as exc:
             raise SpoolError(describe_write_error(exc, "journal a message", self.directory)) from exc
-        self._fd, self._segment, self._size = fd, path, 0
-        self._committed[name] = 0
+        self._fd, self._segment, self._stamp, self._size = fd, path, stamp, 0
+        self.state.publish(stamp, 0)
 
     @property
     def _segment_name(self) -> str:
@@ -196,26 +222,20 @@ class Spool:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+        self.state.close()
+        self._owner.close()  # the lock goes with the descriptor
 
-    # -- reading (for the drain worker) -------------------------------------------------
 
-    def segments(self) -> list[Path]:
-        return sorted(p for p in self.directory.iterdir() if p.name.endswith(_SUFFIX))
-
-    def durable_size(self, segment: Path) -> int | None:
-        """Bytes of `segment` known durable in this process; None for segments of earlier runs."""
-        with self._lock:
-            return self._committed.get(segment.name)
-
-    def is_active(self, segment: Path) -> bool:
-        with self._lock:
-            return self._segment is not None and segment.name == self._segment.name
-
-    def remove(self, segment: Path) -> None:
-        """Delete a segment every record of which is archived."""
-        with self._lock:
-            if self._segment is not None and segment.name == self._segment.name:
-                return  # still being written
-            self._committed.pop(segment.name, None)
-        segment.unlink(missing_ok=True)
-        fsync_dir(self.directory)
+def _lock_directory(directory: Path) -> TextIO:
+    """Hold the spool for this process: two gateways on one spool would archive and remove each
+    other's segments."""
+    handle = (directory / ".lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise SpoolError(
+            f"another mailvault gateway is using the spool {directory}: stop it, "
+            "or give this one its own [smtp] spool_dir"
+        ) from exc
+    return handle

@@ -40,6 +40,7 @@ def start_gateway(config: Path, port: int) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "mailvault", "--config", str(config), "--log-level", "WARNING", "smtp"],
             env=env,
             stderr=stderr,
+            start_new_session=True,  # its drain and parse processes share the session: see _left_over
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -90,6 +91,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path, database_
         time.sleep(0.01)
     gateway.send_signal(signal.SIGKILL)
     gateway.wait()
+    _no_process_outlives(gateway.pid)
     for client in clients:
         client.join(60)
     acknowledged = dict(acked)
@@ -126,3 +128,23 @@ def _archived(archive: Archive, raw: bytes) -> bool:
 
     with archive.db.reading() as session:
         return session.scalar(select(Blob.sha256).where(Blob.sha256 == sha256_of(raw))) is not None
+
+
+def _no_process_outlives(session: int, seconds: float = 30.0) -> None:
+    """The drain process (and its parse workers) must notice the gateway is gone and exit."""
+    deadline = time.monotonic() + seconds
+    while (left := _session_members(session)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"processes outlived the killed gateway: {left}"
+
+
+def _session_members(session: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[3]) == session and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
