@@ -158,6 +158,19 @@ class SmtpSettings(_Section):
     )
 
 
+class IndexSettings(_Section):
+    engine: Literal["whoosh"] = Field("whoosh", description="Full-text search engine.")
+    index_dir: Path | None = Field(
+        None, description="Folder of the search index; unset means <data_dir>/index."
+    )
+    batch_size: int = Field(
+        500, ge=1, le=10_000, description="Messages the indexer reads and commits at a time (at most)."
+    )
+    poll_interval: float = Field(
+        1.0, gt=0, le=60, description="Seconds between looks at the archive when the index is up to date."
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -178,7 +191,12 @@ class Settings(BaseSettings):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index.index_dir or self.archive.data_dir / "index"
 
     @classmethod
     def settings_customise_sources(

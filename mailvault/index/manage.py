@@ -1,0 +1,109 @@
+"""Keeping the index: update once, follow the archive, rebuild beside the live index, repair."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mailvault.archive.store import Archive
+from mailvault.config import Settings
+from mailvault.errors import SearchIndexError
+from mailvault.index.engine import Engine
+from mailvault.index.indexer import (
+    Indexer,
+    current_dir,
+    new_index_dir,
+    open_engine,
+    switch_to,
+    writer_lock,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+IDLE_BEFORE_MERGE = 60.0  # seconds without new mail before the follower merges segments
+
+
+def update(
+    settings: Settings, archive: Archive, progress: Progress | None = None, *, wait: bool = True
+) -> int:
+    """Bring the index up to date (creating it, or rebuilding a damaged one); return documents written."""
+    root = settings.resolved_index_dir
+    with writer_lock(root, wait=wait):
+        indexer = _open_or_repair(settings, archive, root)
+        try:
+            return indexer.catch_up(progress)
+        finally:
+            indexer.close()
+
+
+def _open_or_repair(settings: Settings, archive: Archive, root: Path) -> Indexer:
+    """The indexer of the index in use; a missing index is created, a damaged one rebuilt."""
+    directory = current_dir(root)
+    if directory is not None:
+        try:
+            return Indexer(archive, directory, settings.index.engine, batch_size=settings.index.batch_size)
+        except SearchIndexError as exc:
+            log.warning("%s; rebuilding the index from the archive", exc)
+    directory = new_index_dir(root, settings.index.engine)
+    indexer = Indexer(archive, directory, settings.index.engine, batch_size=settings.index.batch_size)
+    switch_to(root, directory)
+    return indexer
+
+
+def rebuild(settings: Settings, archive: Archive, progress: Progress | None = None) -> int:
+    """Build a new index from the whole archive while searches (and the live indexer) use the old
+    one, then switch to it. Returns the number of documents indexed."""
+    root = settings.resolved_index_dir
+    root.mkdir(mode=0o750, parents=True, exist_ok=True)
+    directory = new_index_dir(root, settings.index.engine)
+    indexer = Indexer(archive, directory, settings.index.engine, batch_size=settings.index.batch_size)
+    try:
+        total = indexer.catch_up(progress)
+        with writer_lock(root):  # the live indexer pauses while the last messages go in
+            total += indexer.catch_up(progress)
+            switch_to(root, directory)
+    except BaseException:
+        indexer.close()
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    indexer.close()
+    return total
+
+
+def follow(settings: Settings, archive: Archive, stop: threading.Event) -> None:
+    """Keep the index up to date until `stop` is set: new mail is searchable within seconds."""
+    root = settings.resolved_index_dir
+    indexer: Indexer | None = None
+    idle_since = time.monotonic()
+    merged = True
+    try:
+        while not stop.is_set():
+            with writer_lock(root):
+                if indexer is None or current_dir(root) != indexer.directory:
+                    if indexer is not None:
+                        indexer.close()  # a rebuild switched the index
+                    indexer = _open_or_repair(settings, archive, root)
+                written = indexer.catch_up()
+                if written:
+                    idle_since, merged = time.monotonic(), False
+                elif not merged and time.monotonic() - idle_since > IDLE_BEFORE_MERGE:
+                    indexer.engine.optimize()
+                    merged = True
+            if not written:
+                stop.wait(settings.index.poll_interval)
+    finally:
+        if indexer is not None:
+            indexer.close()
+
+
+def open_for_search(settings: Settings) -> Engine:
+    directory = current_dir(settings.resolved_index_dir)
+    if directory is None:
+        raise SearchIndexError("there is no search index yet: `mailvault index update` builds it")
+    return open_engine(directory, settings.index.engine)
