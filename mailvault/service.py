@@ -6,7 +6,8 @@ Shutdown order, on SIGTERM or SIGINT:
      session never got its 250, so its sender still holds the message and retries);
   3. finish the spool's last group commit and close the spool;
   4. the drain process (gateway/drain_worker.py) archives what is left in the spool and exits
-     (what cannot be archived now, e.g. with the database down, stays for the next start).
+     (what cannot be archived now, e.g. with the database down, stays for the next start);
+     the indexer process (index/worker.py), told at step 1, finishes its batch and exits.
 """
 
 from __future__ import annotations
@@ -33,24 +34,27 @@ from mailvault.gateway.server import (
     start_listener,
 )
 from mailvault.gateway.spool import Spool
+from mailvault.index import worker as index_worker
+from mailvault.workers import supervise
 
 log = logging.getLogger(__name__)
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run the gateway and its drain worker until `stop` is set or a signal arrives."""
+async def run(settings: Settings, *, stop: asyncio.Event | None = None, with_indexer: bool = False) -> None:
+    """Run the gateway and its drain worker (and with_indexer, the search indexer) until `stop`
+    is set or a signal arrives."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await _serve(settings, stop)
+        await _serve(settings, stop, with_indexer)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
 
 
-async def _serve(settings: Settings, stop: asyncio.Event) -> None:
+async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool) -> None:
     smtp = settings.smtp
     _check_relay_settings(settings)
     spool = Spool(smtp.spool_dir or settings.archive.data_dir / "spool", smtp.segment_size)
@@ -62,14 +66,34 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
             factory = _protocol_factory(settings, spool, limits, listener)
             servers.append(await start_listener(factory, listener.address, listener.port))
             log.info("listening on %s:%d (%s mode)", listener.address, listener.port, listener.mode)
+        spool_closed = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
-            drain = tasks.create_task(drain_worker.supervise(settings, spool.directory, spool.state))
+            drain = tasks.create_task(
+                supervise(
+                    "mailvault-drain",
+                    drain_worker.drain_until_closed,
+                    (settings, spool.directory, spool.state),
+                    stopping=spool_closed,
+                    stop_by_closing_lifeline=False,  # it archives what is left, then exits
+                )
+            )
+            if with_indexer:
+                tasks.create_task(
+                    supervise(
+                        "mailvault-indexer",
+                        index_worker.index_until_stopped,
+                        (settings,),
+                        stopping=stop,
+                        stop_by_closing_lifeline=True,
+                    )
+                )
             await stop.wait()
             log.info("stopping: no new SMTP connections; %d session(s) in flight", len(limits.active))
             for server in servers:
                 server.close()
             await _let_sessions_finish(limits, smtp.grace)
             await spool.close()
+            spool_closed.set()
             await drain
     finally:
         for server in servers:

@@ -15,12 +15,13 @@ from mailvault.gateway.auth import set_password
 @click.command()
 @pass_state
 def serve(state: State) -> None:
-    """Run every service of a single-machine install (today: the SMTP gateway and its archiver).
+    """Run every service of a single-machine install: the SMTP gateway, its archiver and the
+    search indexer.
 
     Stops cleanly on SIGTERM or Ctrl-C: no new connections, sessions in flight may finish, journaled
     mail is archived.
     """
-    asyncio.run(service.run(state.settings))
+    asyncio.run(service.run(state.settings, with_indexer=True))
 
 
 @click.command("smtp-passwd")
@@ -45,7 +46,8 @@ def smtp_passwd(state: State, name: str, users_file: Path | None) -> None:
 @click.command()
 @pass_state
 def smtp(state: State) -> None:
-    """Run the SMTP gateway: journal every message durably, then archive it.
+    """Run the SMTP gateway alone: journal every message durably, then archive it (the search
+    index is then kept by another machine's `mailvault serve` or `mailvault index update`).
 
     Listeners, modes and limits come from the [smtp] section of the configuration.
     """

@@ -75,9 +75,9 @@ def gateway_settings(tmp_path: Path, database_url: str, **smtp: Any) -> Settings
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Gateway]:
+async def running(settings: Settings, *, with_indexer: bool = False) -> AsyncIterator[Gateway]:
     stop = asyncio.Event()
-    task = asyncio.create_task(service.run(settings, stop=stop))
+    task = asyncio.create_task(service.run(settings, stop=stop, with_indexer=with_indexer))
     port = settings.smtp.listeners[0].port
     for _ in range(200):
         if task.done():
