@@ -78,11 +78,21 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(16), default=Direction.UNKNOWN)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     reference_ids: Mapped[str] = mapped_column(Text, default="")  # References, space-separated
-    thread_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # set by conversations.py
+    subject_key: Mapped[str | None] = mapped_column(String(255), index=True)  # subject minus Re:, folded
     attachment_count: Mapped[int] = mapped_column(Integer, default=0)
     parse_status: Mapped[str] = mapped_column(String(16))
     parse_problems: Mapped[str] = mapped_column(Text, default="")  # one per line
     archived_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ThreadLink(Base):
+    """A Message-ID some archived message has or refers to, and the thread it belongs to."""
+
+    __tablename__ = "thread_links"
+
+    message_ref: Mapped[str] = mapped_column(String(998), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class Blob(Base):

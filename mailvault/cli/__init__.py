@@ -10,7 +10,7 @@ from mailvault.cli.context import cli
 from mailvault.cli.db import db
 from mailvault.cli.imports import import_
 from mailvault.cli.messages import export, show, status, verify
-from mailvault.cli.search import index, reindex, search
+from mailvault.cli.search import index, reindex, search, thread
 from mailvault.cli.serve import serve, smtp, smtp_passwd
 from mailvault.errors import MailvaultError
 
@@ -23,6 +23,7 @@ cli.add_command(export)
 cli.add_command(verify)
 cli.add_command(status)
 cli.add_command(search)
+cli.add_command(thread)
 cli.add_command(index)
 cli.add_command(reindex)
 cli.add_command(serve)

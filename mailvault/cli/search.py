@@ -1,4 +1,4 @@
-"""`mailvault search`, `mailvault index status|update|optimize` and `mailvault reindex`."""
+"""`mailvault search`, `thread`, `index status|update|optimize` and `reindex`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 
+from mailvault.archive import lookup
 from mailvault.archive.models import Message
 from mailvault.archive.store import Archive
+from mailvault.archive.thread_view import thread_of
 from mailvault.cli.context import State, pass_state, print_json
 from mailvault.errors import SearchIndexError
 from mailvault.index import indexer, manage
@@ -171,3 +173,32 @@ def reindex(state: State) -> None:
         with _progress_bar("reindexing", total) as advance:
             written = manage.rebuild(state.settings, archive, advance)
     click.echo(f"reindexed {written:,} message(s)", err=True)
+
+
+@click.command()
+@click.argument("message")
+@click.option("--json", "as_json", is_flag=True, help="Print the conversation as JSON (a tree).")
+@pass_state
+def thread(state: State, message: str, as_json: bool) -> None:
+    """Show the whole conversation MESSAGE belongs to, as a tree of replies.
+
+    MESSAGE is an archive id, a SHA-256 (or a unique prefix), or a Message-ID.
+    """
+    with state.archive() as archive:
+        ref = lookup.resolve(archive.db, message)
+        _bring_up_to_date(state, archive)  # threads are assigned as messages are indexed
+        roots = thread_of(archive.db, ref.archive_id)
+    if as_json:
+        print_json({"archive_id": ref.archive_id, "thread": [root.as_dict() for root in roots]})
+        return
+    rows = [row for root in roots for row in root.walk()]
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{len(rows)}[/] message(s) in the conversation of {ref.archive_id}")
+    for depth, node in rows:
+        date = node.date.strftime("%Y-%m-%d %H:%M") if node.date else "(no date)"
+        mark = "[bold]▶[/] " if node.archive_id == ref.archive_id else "  "
+        indent = "  " * depth
+        console.print(
+            f"{mark}{node.archive_id:>7}  {date}  {indent}{escape(node.subject or '(no subject)')}"
+            f"  [dim]{escape(node.sender)}[/]"
+        )

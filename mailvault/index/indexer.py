@@ -30,6 +30,7 @@ from typing import TextIO
 
 from sqlalchemy import func, select
 
+from mailvault.archive import conversations
 from mailvault.archive.arrival import utcnow
 from mailvault.archive.store import Archive
 from mailvault.durable import fsync_dir
@@ -150,10 +151,23 @@ class Indexer:
                     .limit(self.batch_size)
                 )
             )
-        ids = sorted(set(found_gaps) | set(fresh))
+            # Indexed before threads existed (an archive from an older version): thread them now.
+            unthreaded = list(
+                session.scalars(
+                    select(Message.archive_id)
+                    .where(Message.thread_id.is_(None), Message.archive_id <= self.position.high)
+                    .order_by(Message.archive_id)
+                    .limit(self.batch_size)
+                )
+            )
+        ids = sorted(set(found_gaps) | set(fresh) | set(unthreaded))
         now = time.time()
         if ids:
-            self.engine.write(load_documents(self.archive.db, self.archive.blobs, ids))
+            # Threads first, so the documents carry them; messages an earlier batch indexed under
+            # a thread that has now been merged into another are indexed again.
+            threads = conversations.assign(self.archive.db, ids)
+            again = sorted(set(threads.moved) - set(ids))
+            self.engine.write(load_documents(self.archive.db, self.archive.blobs, ids + again))
         gaps_left = {
             g: t for g, t in self.position.gaps.items() if g not in found_gaps and now - t < GAP_PATIENCE
         }

@@ -19,6 +19,7 @@ from mailvault.archive.arrival import Arrival, SourceInfo, utcnow
 from mailvault.archive.models import Message, SourceKind
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
+from mailvault.errors import SearchIndexError
 from mailvault.index import indexer, manage
 from mailvault.index.engine import Sort
 from mailvault.index.indexer import Position, current_dir
@@ -46,6 +47,15 @@ def hits(settings: Settings, query: str) -> int:
         engine.close()
 
 
+def _indexed_high(settings: Settings) -> int:
+    directory = current_dir(settings.resolved_index_dir)
+    try:
+        position = Position.read(directory) if directory else None
+    except SearchIndexError:
+        return 0  # caught while being replaced
+    return position.high if position else 0
+
+
 def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settings: Settings) -> None:
     config = tmp_path / "mailvault.toml"
     archive_section = (
@@ -57,16 +67,20 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
         archive_messages(archive, 600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
     kills = 0
-    for delay in (1.5, 2.5):
+    for _ in range(2):  # killed twice, each time once it has committed something more
+        before = _indexed_high(settings)
         process = subprocess.Popen(
             [sys.executable, "-m", "mailvault", "--config", str(config), "index", "update"], env=env
         )
-        time.sleep(delay)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and _indexed_high(settings) <= before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # now inside a later batch: reading, analysing or committing it
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
-    assert kills, "the indexer finished before it could be killed: give it more to do"
+    assert kills == 2, "the indexer finished before it could be killed: give it more to do"
     directory = current_dir(settings.resolved_index_dir)
     assert directory is not None
     position = Position.read(directory)
