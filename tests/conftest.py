@@ -12,6 +12,7 @@ import pytest
 
 from mailvault.archive.store import Archive
 from mailvault.config import Settings, load_settings
+from tests.index.agreement import assert_index_agrees
 from tests.servers import REQUIRE_ENV, create_database, postgres_bindir, postgres_server
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -56,8 +57,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def archive(settings: Settings) -> Iterator[Archive]:
+    """An opened archive; after the test, the search index built from it must agree with it."""
     with Archive(settings) as opened:
         yield opened
+        assert_index_agrees(settings, opened)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from mailvault.cli.context import State, pass_state, print_json
 from mailvault.errors import SearchIndexError
 from mailvault.index import indexer, manage
 from mailvault.index.engine import Sort
+from mailvault.index.query import parse
 from mailvault.index.search import Result
 from mailvault.index.search import search as run_search
 
@@ -45,6 +46,7 @@ def search(state: State, query: tuple[str, ...], sort: str, limit: int, page: in
     mailvault search '深圳华强电子 after:2025-01-01 has:attachment'
     """
     text = " ".join(query)
+    parse(text)  # a query that cannot be understood fails before anything is opened
     with state.archive() as archive:
         _bring_up_to_date(state, archive)
         engine = manage.open_for_search(state.settings)

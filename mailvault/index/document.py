@@ -5,6 +5,7 @@ The index stores nothing large: the text is analysed, not stored; snippets come 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,10 @@ from sqlalchemy import select
 from mailvault.archive.blobs import BlobStore
 from mailvault.archive.db import Database
 from mailvault.archive.models import Attachment, Message, Participant, Role, Source
+from mailvault.errors import ArchiveError
 from mailvault.mime import parse_message
+
+log = logging.getLogger(__name__)
 
 # The envelope sender counts as from:; envelope recipients who are in neither To nor Cc (Bcc
 # recipients, list members) count as bcc:.
@@ -114,5 +118,11 @@ def _envelope_only_recipients_are_bcc(doc: IndexDocument) -> None:
 
 
 def _body_text(blobs: BlobStore, sha256: str) -> str:
-    """The message's text as the archive parses it (the same parser as at ingest)."""
-    return parse_message(blobs.get(sha256)).text
+    """The message's text as the archive parses it (the same parser as at ingest). A missing or
+    damaged blob (`mailvault verify` reports it) leaves the message findable by its metadata."""
+    try:
+        raw = blobs.get(sha256)
+    except ArchiveError as exc:
+        log.warning("indexing without the body text: %s", exc)
+        return ""
+    return parse_message(raw).text

@@ -189,11 +189,14 @@ SUBJECT_JOINED = {"t024", "t038", "t040"}
 
 def test_corpus_threads_are_found_exactly(archive: Archive, corpus: Path) -> None:
     files = sorted((corpus / "lkml-erofs").glob("t*.eml"))
+    arrivals = [
+        Arrival(path.read_bytes(), SourceInfo(kind=SourceKind.FILE, origin="corpus", locator=path.name))
+        for path in files
+    ]
     expected: dict[int, str] = {}
-    for path in files:
-        archive_id = arrive(archive, path.read_bytes(), path.name)
+    for path, result in zip(files, archive.ingestor.ingest_many(arrivals), strict=True):
         group = path.name.split("-")[0]
-        expected[archive_id] = "t024+t038+t040" if group in SUBJECT_JOINED else group
+        expected[result.archive_id] = "t024+t038+t040" if group in SUBJECT_JOINED else group
     assign(archive.db, sorted(expected))
     ours: dict[int | None, set[str]] = defaultdict(set)
     for archive_id, thread in threads_of(archive).items():
