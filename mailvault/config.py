@@ -159,7 +159,11 @@ class SmtpSettings(_Section):
 
 
 class IndexSettings(_Section):
-    engine: Literal["whoosh"] = Field("whoosh", description="Full-text search engine.")
+    engine: Literal["whoosh", "tantivy"] = Field(
+        "whoosh",
+        description="Search engine of a new index: whoosh (pure Python, small archives) or tantivy "
+        "(pip install 'mailvault[tantivy]'; large ones). `mailvault reindex --engine` switches.",
+    )
     index_dir: Path | None = Field(
         None, description="Folder of the search index; unset means <data_dir>/index."
     )

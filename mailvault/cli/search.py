@@ -98,7 +98,7 @@ def _bring_up_to_date(state: State, archive: Archive) -> None:
 
 
 def _waiting(state: State, archive: Archive) -> int:
-    return indexer.status(archive, state.settings.resolved_index_dir, state.settings.index.engine).waiting
+    return indexer.status(archive, state.settings.resolved_index_dir).waiting
 
 
 @contextmanager
@@ -130,15 +130,19 @@ def index() -> None:
 def index_status(state: State, as_json: bool) -> None:
     """Archived vs indexed messages and how far the index is behind."""
     with state.archive() as archive:
-        current = indexer.status(archive, state.settings.resolved_index_dir, state.settings.index.engine)
+        current = indexer.status(archive, state.settings.resolved_index_dir)
     if as_json:
         print_json(current.as_dict())
         return
     lag = f"{current.lag_seconds:.0f} s" if current.lag_seconds is not None else "none"
     click.echo(f"index:    {current.directory or '(not built yet: mailvault index update)'}")
+    click.echo(f"engine:   {current.engine or state.settings.index.engine}")
     click.echo(f"archived: {current.archived:,} messages")
     click.echo(f"indexed:  {current.indexed:,} messages")
     click.echo(f"waiting:  {current.waiting:,} messages (behind by {lag})")
+    warning = manage.capacity_warning(current.engine or state.settings.index.engine, current.archived)
+    if warning:
+        click.echo(f"warning:  {warning}")
 
 
 @index.command("update")
@@ -166,14 +170,19 @@ def index_optimize(state: State) -> None:
 
 
 @click.command()
+@click.option(
+    "--engine",
+    type=click.Choice(list(indexer.ENGINES)),
+    help="Build the new index with this engine (default: [index] engine); set [index] engine too.",
+)
 @pass_state
-def reindex(state: State) -> None:
+def reindex(state: State, engine: str | None) -> None:
     """Rebuild the search index from the archive; searches keep using the old index meanwhile."""
     with state.archive() as archive:
         with archive.db.reading() as session:
             total = session.scalar(select(func.count()).select_from(Message)) or 0
         with _progress_bar("reindexing", total) as advance:
-            written = manage.rebuild(state.settings, archive, advance)
+            written = manage.rebuild(state.settings, archive, advance, engine=engine)
     click.echo(f"reindexed {written:,} message(s)", err=True)
 
 

@@ -88,15 +88,29 @@ def current_dir(index_root: Path) -> Path | None:
     return index_root / name if name else None
 
 
-def open_engine(directory: Path, engine: str = "whoosh") -> Engine:
-    if engine != "whoosh":
-        raise SearchIndexError(f"unknown search engine {engine!r}")
+ENGINES = ("whoosh", "tantivy")
+
+
+def engine_of(directory: Path) -> str:
+    """The engine an index folder was built with: its name says (<engine>-<stamp>)."""
+    engine = directory.name.partition("-")[0]
+    if engine not in ENGINES:
+        raise SearchIndexError(f"{directory} is not a mailvault index folder (<engine>-<stamp>)")
+    return engine
+
+
+def open_engine(directory: Path) -> Engine:
+    if engine_of(directory) == "tantivy":
+        from mailvault.index.tantivy_engine import TantivyEngine
+
+        return TantivyEngine(directory)
     return WhooshEngine(directory)
 
 
 @dataclass(frozen=True, slots=True)
 class IndexStatus:
     directory: Path | None
+    engine: str | None
     archived: int
     indexed: int
     position: int
@@ -106,6 +120,7 @@ class IndexStatus:
     def as_dict(self) -> dict[str, object]:
         return {
             "directory": str(self.directory) if self.directory else None,
+            "engine": self.engine,
             "archived": self.archived,
             "indexed": self.indexed,
             "position": self.position,
@@ -117,10 +132,10 @@ class IndexStatus:
 class Indexer:
     """Brings one index up to date with the archive; the caller holds the writer lock."""
 
-    def __init__(self, archive: Archive, directory: Path, engine: str = "whoosh", *, batch_size: int = 500):
+    def __init__(self, archive: Archive, directory: Path, *, batch_size: int = 500):
         self.archive = archive
         self.directory = directory
-        self.engine = open_engine(directory, engine)
+        self.engine = open_engine(directory)
         self.batch_size = batch_size
         position = Position.read(directory)
         if position is None and self.engine.document_count():
@@ -225,14 +240,14 @@ def switch_to(index_root: Path, directory: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def status(archive: Archive, index_root: Path, engine: str = "whoosh") -> IndexStatus:
+def status(archive: Archive, index_root: Path) -> IndexStatus:
     from mailvault.archive.models import Message
 
     directory = current_dir(index_root)
     position = Position.read(directory) if directory else None
     indexed = 0
     if directory is not None:
-        opened = open_engine(directory, engine)
+        opened = open_engine(directory)
         try:
             indexed = opened.document_count()
         finally:
@@ -245,4 +260,5 @@ def status(archive: Archive, index_root: Path, engine: str = "whoosh") -> IndexS
         waiting = session.scalar(select(func.count()).select_from(Message).where(pending)) or 0
         oldest: datetime | None = session.scalar(select(func.min(Message.archived_at)).where(pending))
     lag = (utcnow() - oldest).total_seconds() if oldest is not None else None
-    return IndexStatus(directory, archived, indexed, high, waiting, lag)
+    engine = engine_of(directory) if directory else None
+    return IndexStatus(directory, engine, archived, indexed, high, waiting, lag)

@@ -25,6 +25,21 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 IDLE_BEFORE_MERGE = 60.0  # seconds without new mail before the follower merges segments
+# Archive sizes up to which an engine answers 95 % of searches within 300 ms on a 2-core machine
+# (bench/search.py, BENCHMARKS.md): beyond it, search slows down roughly in proportion.
+WITHIN_TARGET = {"whoosh": 100_000, "tantivy": 10_000_000}
+
+
+def capacity_warning(engine: str, archived: int) -> str | None:
+    """A line for the administrator when the archive outgrew the engine, else None."""
+    limit = WITHIN_TARGET.get(engine)
+    if limit is None or archived <= limit:
+        return None
+    advice = " `mailvault reindex --engine tantivy` switches" if engine != "tantivy" else ""
+    return (
+        f"the archive holds {archived:,} messages; the {engine} engine answers searches in time up to "
+        f"about {limit:,}, slower beyond.{advice}"
+    )
 
 
 def update(
@@ -45,22 +60,24 @@ def _open_or_repair(settings: Settings, archive: Archive, root: Path) -> Indexer
     directory = current_dir(root)
     if directory is not None:
         try:
-            return Indexer(archive, directory, settings.index.engine, batch_size=settings.index.batch_size)
+            return Indexer(archive, directory, batch_size=settings.index.batch_size)
         except SearchIndexError as exc:
             log.warning("%s; rebuilding the index from the archive", exc)
     directory = new_index_dir(root, settings.index.engine)
-    indexer = Indexer(archive, directory, settings.index.engine, batch_size=settings.index.batch_size)
+    indexer = Indexer(archive, directory, batch_size=settings.index.batch_size)
     switch_to(root, directory)
     return indexer
 
 
-def rebuild(settings: Settings, archive: Archive, progress: Progress | None = None) -> int:
-    """Build a new index from the whole archive while searches (and the live indexer) use the old
-    one, then switch to it. Returns the number of documents indexed."""
+def rebuild(
+    settings: Settings, archive: Archive, progress: Progress | None = None, *, engine: str | None = None
+) -> int:
+    """Build a new index from the whole archive (with `engine`, else the configured one) while
+    searches and the live indexer use the old one, then switch to it. Returns documents indexed."""
     root = settings.resolved_index_dir
     root.mkdir(mode=0o750, parents=True, exist_ok=True)
-    directory = new_index_dir(root, settings.index.engine)
-    indexer = Indexer(archive, directory, settings.index.engine, batch_size=settings.index.batch_size)
+    directory = new_index_dir(root, engine or settings.index.engine)
+    indexer = Indexer(archive, directory, batch_size=settings.index.batch_size)
     try:
         total = indexer.catch_up(progress)
         with writer_lock(root):  # the live indexer pauses while the last messages go in
@@ -89,6 +106,7 @@ def follow(settings: Settings, archive: Archive, stop: threading.Event) -> None:
                     if indexer is not None:
                         indexer.close()  # a rebuild switched the index
                     indexer = _open_or_repair(settings, archive, root)
+                    _warn_if_outgrown(indexer, archive)
                 written = indexer.catch_up()
                 if written:
                     idle_since, merged = time.monotonic(), False
@@ -106,4 +124,12 @@ def open_for_search(settings: Settings) -> Engine:
     directory = current_dir(settings.resolved_index_dir)
     if directory is None:
         raise SearchIndexError("there is no search index yet: `mailvault index update` builds it")
-    return open_engine(directory, settings.index.engine)
+    return open_engine(directory)
+
+
+def _warn_if_outgrown(indexer: Indexer, archive: Archive) -> None:
+    from mailvault.index.indexer import status
+
+    warning = capacity_warning(indexer.engine.name, status(archive, indexer.directory.parent).archived)
+    if warning:
+        log.warning("%s", warning)

@@ -292,3 +292,23 @@ def positive_texts(node: Node) -> list[str]:
     if isinstance(node, And | Or):
         return [text for part in node.parts for text in positive_texts(part)]
     return []
+
+
+RECIPIENT_ROLES = ("to", "cc", "bcc")  # to: means any recipient
+
+
+def looks_like_address(value: str) -> bool:
+    """Free text that may be an address, part of one or a domain: searched among addresses too."""
+    return "@" in value or ("." in value and " " not in value and not value.endswith("."))
+
+
+def address_exact(value: str) -> str | None:
+    """The exact term an address filter value stands for (zhang.wei@huawei.com; huawei.com and
+    @huawei.com as domains), or None when it is a prefix (zhang.wei@, zhang)."""
+    if value.startswith("@"):
+        return value[1:]
+    if "@" in value and not value.endswith("@"):
+        return value
+    if "." in value and "@" not in value:
+        return value
+    return None

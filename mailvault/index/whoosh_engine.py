@@ -38,12 +38,9 @@ from mailvault.durable import fsync_dir
 from mailvault.errors import SearchIndexError
 from mailvault.index import query as q
 from mailvault.index.analysis import QueryPart, analyze, phrase_terms, query_parts
-from mailvault.index.document import IndexDocument, domain_and_parents
+from mailvault.index.document import IndexDocument
 from mailvault.index.engine import Hit, SearchPage, Sort
-
-_TEXT_FIELDS = ("subject", "body", "attachments", "folder", "from_names", "to_names", "cc_names", "bcc_names")
-_ROLES = ("from", "to", "cc", "bcc")
-_RECIPIENTS = ("to", "cc", "bcc")
+from mailvault.index.fields import ADDRESS_FIELDS, TEXT_FIELDS, address_values, text_values
 
 
 class MailTokenizer(Tokenizer):
@@ -72,9 +69,9 @@ class MailTokenizer(Tokenizer):
 
 
 def schema() -> Schema:
-    text = {name: TEXT(analyzer=MailTokenizer(), phrase=True) for name in _TEXT_FIELDS}
+    text = {name: TEXT(analyzer=MailTokenizer(), phrase=True) for name in TEXT_FIELDS}
     text["subject"] = TEXT(analyzer=MailTokenizer(), phrase=True, field_boost=2.0)
-    keywords = {f"{role}_addr": KEYWORD(lowercase=True) for role in _ROLES}
+    keywords = {name: KEYWORD(lowercase=True) for name in ADDRESS_FIELDS}
     return Schema(
         id=ID(stored=True, unique=True),
         date=DATETIME(stored=True, sortable=True),
@@ -96,23 +93,12 @@ def _fields(doc: IndexDocument) -> dict[str, Any]:
         "date": doc.date,
         "size": doc.size,
         "has_attachment": doc.has_attachment,
-        "direction": doc.direction,
-        "domain": " ".join(sorted(doc.domains())),
-        "owner": " ".join(sorted(doc.owners)),
-        "source": " ".join(sorted(doc.sources)),
-        "subject": doc.subject,
-        "body": doc.body,
-        "attachments": "\n".join(doc.attachments),
-        "folder": "\n".join(sorted(doc.folders)),
+        **text_values(doc),
     }
+    for name, values in address_values(doc).items():
+        fields[name] = " ".join(values)
     if doc.thread_id is not None:
         fields["thread"] = doc.thread_id
-    for role in _ROLES:
-        addrs = doc.addresses.get(role, set())
-        # The role's domains sit beside its addresses: from:huawei.com is one term.
-        domains = {d for a in addrs for d in domain_and_parents(a.rpartition("@")[2])}
-        fields[f"{role}_addr"] = " ".join(sorted(addrs | domains))
-        fields[f"{role}_names"] = "\n".join(doc.role_names.get(role, []))
     return fields
 
 
@@ -238,8 +224,8 @@ def translate(node: q.Node) -> Query:
         # A pure negation means "everything except": Whoosh needs the everything spelled out.
         return And([Every(), Not(translate(node.part))])
     if isinstance(node, q.Text):
-        fields = (node.field,) if node.field else _TEXT_FIELDS
-        if node.field is None and _looks_like_address(node.value):
+        fields = (node.field,) if node.field else TEXT_FIELDS
+        if node.field is None and q.looks_like_address(node.value):
             return Or([_text(node.value, fields), _address_any(node.value.lower())])
         return _text(node.value, fields)
     if isinstance(node, q.Address):
@@ -273,18 +259,14 @@ def _in_field(field: str, parts: list[QueryPart]) -> Query:
     return And([_in_field(field, [part]) for part in parts])
 
 
-def _looks_like_address(value: str) -> bool:
-    return "@" in value or ("." in value and " " not in value and not value.endswith("."))
-
-
 def _address_any(value: str) -> Query:
-    return Or([_address_term(f"{role}_addr", value) for role in _ROLES])
+    return Or([_address_term(field, value) for field in ADDRESS_FIELDS])
 
 
 def _address(role: str, value: str) -> Query:
     if role == "owner":
         return _address_term("owner", value)
-    roles = _RECIPIENTS if role == "to" else (role,)
+    roles = q.RECIPIENT_ROLES if role == "to" else (role,)
     matches = [_address_term(f"{r}_addr", value) for r in roles]
     if "@" not in value and "." not in value:
         matches += [_text(value, [f"{r}_names"]) for r in roles]  # a display name: from:张伟
@@ -292,11 +274,5 @@ def _address(role: str, value: str) -> Query:
 
 
 def _address_term(field: str, value: str) -> Query:
-    """zhang.wei@huawei.com exactly; zhang.wei@ and zhang by prefix; @huawei.com, huawei.com as domains."""
-    if value.startswith("@"):
-        return Term(field, value[1:])
-    if "@" in value and not value.endswith("@"):
-        return Term(field, value)
-    if "." in value and "@" not in value:
-        return Term(field, value)
-    return Prefix(field, value)
+    exact = q.address_exact(value)
+    return Term(field, exact) if exact is not None else Prefix(field, value)

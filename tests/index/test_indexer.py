@@ -205,3 +205,23 @@ def test_the_follower_makes_new_mail_searchable_within_seconds(settings: Setting
             follower.join(30)
         with archive.db.reading() as session:
             assert session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_reindex_switches_engine_and_the_indexer_follows_the_new_one(settings: Settings) -> None:
+    with Archive(settings) as archive:
+        archive_messages(archive, 20)
+        manage.update(settings, archive)
+        assert indexer.engine_of(current_dir(settings.resolved_index_dir)) == "whoosh"  # type: ignore[arg-type]
+        assert manage.rebuild(settings, archive, engine="tantivy") == 20
+        assert indexer.engine_of(current_dir(settings.resolved_index_dir)) == "tantivy"  # type: ignore[arg-type]
+        archive_messages(archive, 2, start=20)
+        manage.update(settings, archive)  # [index] engine still says whoosh: the index in use decides
+        assert hits(settings, "Q00021") == 1
+        assert_index_agrees(settings, archive)
+
+
+def test_an_outgrown_engine_is_named_with_the_way_out() -> None:
+    assert manage.capacity_warning("whoosh", 50_000) is None
+    warning = manage.capacity_warning("whoosh", 2_000_000)
+    assert warning is not None
+    assert "reindex --engine tantivy" in warning

@@ -148,14 +148,17 @@ MESSAGES: dict[str, tuple[bytes, tuple[str, ...] | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["whoosh", "tantivy"])
 def indexed(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Archive, Engine, dict[int, str]]]:
+    """The known-answer archive, indexed by each engine: both must give the same answers."""
     from tests.conftest import make_settings
 
-    tmp = tmp_path_factory.mktemp("search")
-    settings: Settings = make_settings(tmp, f"sqlite:///{tmp / 'archive.sqlite3'}")
+    tmp = tmp_path_factory.mktemp(f"search-{request.param}")
+    settings: Settings = make_settings(
+        tmp, f"sqlite:///{tmp / 'archive.sqlite3'}", index={"engine": request.param}
+    )
     with Archive(settings) as archive:
         labels = {}
         for label, (raw, envelope) in MESSAGES.items():
@@ -170,6 +173,7 @@ def indexed(
             labels[result.archive_id] = label
         assert manage.update(settings, archive) == len(MESSAGES)
         engine = manage.open_for_search(settings)
+        assert engine.name == request.param
         try:
             yield archive, engine, labels
         finally:
