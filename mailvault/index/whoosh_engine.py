@@ -173,10 +173,11 @@ class WhooshEngine:
     # -- reading -------------------------------------------------------------------------
 
     def _reader(self) -> Searcher:
-        if self._searcher is None:
+        # A new searcher only when the index changed (Searcher.refresh fails on an empty index).
+        if self._searcher is None or not self._searcher.up_to_date():
+            if self._searcher is not None:
+                self._searcher.close()
             self._searcher = self._index.searcher(weighting=BM25F())
-        else:
-            self._searcher = self._searcher.refresh()  # a new one only if the index changed
         return self._searcher
 
     def search(self, query: q.Node, *, sort: Sort, offset: int, limit: int) -> SearchPage:

@@ -19,6 +19,7 @@ from mailvault.archive.models import Source
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
 from tests.conftest import make_settings
+from tests.index.agreement import assert_index_agrees
 from tests.servers import free_port
 
 
@@ -99,5 +100,9 @@ async def running(settings: Settings, *, with_indexer: bool = False) -> AsyncIte
 
 @pytest.fixture
 async def gateway(tmp_path: Path, database_url: str) -> AsyncIterator[Gateway]:
-    async with running(gateway_settings(tmp_path, database_url, journal_domain="archive.example")) as gw:
+    """A running gateway; once it has stopped, the search index built from its archive must agree."""
+    settings = gateway_settings(tmp_path, database_url, journal_domain="archive.example")
+    async with running(settings) as gw:
         yield gw
+    with Archive(settings) as archive:
+        await asyncio.to_thread(assert_index_agrees, settings, archive)

@@ -145,7 +145,21 @@ MESSAGES: dict[str, tuple[bytes, tuple[str, ...] | None]] = {
         ),
         None,
     ),
+    "mailbox": (
+        make_message(
+            subject="Samples for Huawei",
+            body="the samples left today\n",
+            sender="li.na@huaqiang-elec.com.cn",
+            to="buyer@huawei.com",
+            cc="Boss <boss@huaqiang-elec.com.cn>",
+            date=when(9, 2),
+        ),
+        None,
+    ),
 }
+
+# Imported from an employee's mailbox: owner and folder are recorded with the arrival.
+MAILBOX_SOURCE = {"owner": "li.na@huaqiang-elec.com.cn", "folder": "INBOX/客户/华为"}
 
 
 @pytest.fixture(scope="module", params=["whoosh", "tantivy"])
@@ -168,6 +182,7 @@ def indexed(
                 locator=label,
                 envelope_from="li.na@huaqiang-elec.com.cn" if envelope else None,
                 envelope_to=envelope or (),
+                **(MAILBOX_SOURCE if label == "mailbox" else {}),  # type: ignore[arg-type]
             )
             result = archive.ingestor.ingest(Arrival(raw, source))
             labels[result.archive_id] = label
@@ -209,9 +224,15 @@ KNOWN_ANSWERS = [
     ("shipped", {"short"}),
     ("shipments", {"english"}),
     # addresses and domains are exact fields
-    ("huawei.com", {"full"}),
+    ("huawei.com", {"full", "mailbox"}),
     ("zhang.wei@", {"full"}),
     ("from:huawei.com", {"full"}),
+    ("to:huawei.com", {"mailbox"}),
+    ("cc:boss@huaqiang-elec.com.cn", {"mailbox"}),
+    ("cc:boss", {"mailbox"}),
+    ("owner:li.na@huaqiang-elec.com.cn", {"mailbox"}),
+    ("folder:华为", {"mailbox"}),
+    ("folder:客户", {"mailbox"}),
     ("from:张伟", {"full"}),
     ("to:hans@kunde.de", {"full"}),
     ("to:hans", {"full"}),
@@ -225,13 +246,15 @@ KNOWN_ANSWERS = [
     ("attachment:invoice", {"full"}),
     ("larger:100k", {"large"}),
     ("direction:internal", {"internal"}),
-    ("after:2025-08-01", {"large", "fullwidth", "internal"}),
+    ("after:2025-08-01", {"large", "fullwidth", "internal", "mailbox"}),
     ("before:2025-02-01", {"traditional"}),
     ("on:2025-02", {"neighbour", "boundary"}),
     # boolean structure
     ("-华强 payment", {"english", "apart"}),
     ("(华强 OR payment) before:2025-01-01", {"traditional"}),
-    ("NOT has:attachment from:li.na@huaqiang-elec.com.cn", {"short", "bcc", "internal"}),
+    ("NOT has:attachment from:li.na@huaqiang-elec.com.cn", {"short", "bcc", "internal", "mailbox"}),
+    ("direction:outbound from:li.na@", {"short", "bcc", "large", "mailbox"}),
+    ("direction:inbound domain:brightway.co.uk", {"english", "apart"}),
     ("中华人民共和国", set()),
 ]
 
