@@ -16,12 +16,12 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import struct
 import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 MAGIC = b"MVS1"
 _HEAD = struct.Struct(">4sIQ")
 _CRC = struct.Struct(">I")
+
+# A record waiting for its group commit: header bytes, message, and the session waiting for it.
+_Pending = tuple[bytes, bytes, asyncio.Future[tuple[str, int]]]
+_Batch = tuple[asyncio.AbstractEventLoop, list[_Pending]]  # the loop that waits for it
 
 
 class SpoolError(ArchiveError):
@@ -50,10 +54,18 @@ class SpoolRecord:
     raw: bytes
 
 
-def encode(header: dict[str, Any], raw: bytes) -> bytes:
-    head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps makes one a call
+
+
+def _encode_header(header: dict[str, Any]) -> bytes:
+    return _JSON.encode(header).encode("utf-8", "surrogateescape")
+
+
+def _framed(head: bytes, raw: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """A record's parts, in order; the writer thread joins them (the CRC of a large message then
+    runs there too: zlib lets go of the GIL for it)."""
     crc = zlib.crc32(raw, zlib.crc32(head))
-    return _HEAD.pack(MAGIC, len(head), len(raw)) + head + raw + _CRC.pack(crc)
+    return _HEAD.pack(MAGIC, len(head), len(raw)), head, raw, _CRC.pack(crc)
 
 
 def read_segment(path: Path, start: int = 0, end: int | None = None) -> Iterator[SpoolRecord]:
@@ -118,9 +130,11 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"cannot create the spool {directory}: {exc.strerror}") from exc
         self._owner = _lock_directory(directory)
-        self._pending: list[tuple[bytes, asyncio.Future[tuple[str, int]]]] = []
-        self._committer: asyncio.Task[None] | None = None
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="spool-writer")
+        self._pending: list[_Pending] = []
+        self._committing = False  # a batch is with the writer thread
+        self._drained: asyncio.Future[None] | None = None  # close() waiting for the last batch
+        self._batches: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None  # started with the first record
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._segment: Path | None = None
@@ -141,28 +155,53 @@ class Spool:
             raise SpoolError(f"the spool {self.directory} is closed (mailvault is stopping)")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, int]] = loop.create_future()
-        self._pending.append((encode(header, raw), future))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_loop())
+        self._pending.append((_encode_header(header), raw, future))
+        if not self._committing:
+            self._commit(loop)
         return await future
 
-    async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                positions = await loop.run_in_executor(self._writer, self._write_batch, [b for b, _ in batch])
-            except SpoolError as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), position in zip(batch, positions, strict=True):
-                if not future.done():
-                    future.set_result(position)
+    def _commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand what is pending to the writer thread, which answers through `_committed`. No task
+        and no executor future in between: this runs once or more for every few messages."""
+        batch, self._pending = self._pending, []
+        self._committing = True
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="spool-writer", daemon=True)
+            self._writer.start()
+        self._batches.put((loop, batch))
 
-    def _write_batch(self, records: list[bytes]) -> list[tuple[str, int]]:
-        """One write and one fsync for every record that arrived since the last commit."""
+    def _write_loop(self) -> None:
+        """The writer thread. A daemon: were it cut off at exit, what it had not fsynced was never
+        acknowledged either (a torn tail, which readers stop at)."""
+        while (work := self._batches.get()) is not None:
+            loop, batch = work
+            outcome: list[tuple[str, int]] | Exception
+            try:
+                outcome = self._write_batch(batch)
+            except Exception as exc:  # not handled here: each session waiting for it answers 451
+                outcome = exc
+            try:
+                loop.call_soon_threadsafe(self._committed, batch, outcome)
+            except RuntimeError:
+                return  # the event loop is closed: nobody is waiting any more
+
+    def _committed(self, batch: list[_Pending], outcome: list[tuple[str, int]] | Exception) -> None:
+        for index, (_, _, future) in enumerate(batch):
+            if future.done():
+                continue  # the session went away meanwhile
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome[index])
+        self._committing = False
+        if self._pending:
+            self._commit(asyncio.get_running_loop())
+        elif self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _write_batch(self, records: list[_Pending]) -> list[tuple[str, int]]:
+        """One write and one fsync for every record (header, message, ...) that arrived since the
+        last commit."""
         with self._lock:
             if self._fd is None or self._size >= self.segment_size:
                 self._open_segment()
@@ -170,12 +209,14 @@ class Spool:
             if fd is None:
                 raise SpoolError(f"no open journal segment in {self.directory}")
             positions = []
+            parts: list[bytes] = []
             offset = start
-            for record in records:
+            for head, raw, _ in records:
                 positions.append((name, offset))
-                offset += len(record)
+                parts.extend(_framed(head, raw))
+                offset += _HEAD.size + len(head) + len(raw) + _CRC.size
             try:
-                data = memoryview(b"".join(records))
+                data = memoryview(b"".join(parts))
                 while data:
                     data = data[os.write(fd, data) :]
                 os.fsync(fd)
@@ -215,9 +256,14 @@ class Spool:
 
     async def close(self) -> None:
         self._closed = True
-        while self._committer is not None and not self._committer.done():
-            await self._committer
-        self._writer.shutdown(wait=True)
+        while self._committing:
+            if self._drained is None or self._drained.done():
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)  # another closer may wait for it too
+        if self._writer is not None:
+            self._batches.put(None)
+            self._writer.join()  # idle: nothing is pending
+            self._writer = None
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)

@@ -104,6 +104,28 @@ async def test_slow_data_is_not_cut_but_a_silent_client_is(tmp_path: Path) -> No
         assert await asyncio.wait_for(asyncio.to_thread(silent_client), 10) is not None
 
 
+async def test_a_client_that_keeps_sending_commands_is_not_cut(tmp_path: Path) -> None:
+    # ~3.5 s: commands for over twice the timeout, then silence until the server hangs up.
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    async with running(gateway_settings(tmp_path, url, timeout=1.0)) as gateway:
+
+        def chatty_client() -> tuple[list[bytes], bytes]:
+            with socket.create_connection(("127.0.0.1", gateway.port), timeout=20) as sock:
+                stream = sock.makefile("rwb")
+                stream.readline()
+                replies = []
+                for _ in range(6):  # 2.4 s of commands, never 1 s apart
+                    stream.write(b"NOOP\r\n")
+                    stream.flush()
+                    replies.append(stream.readline())
+                    time.sleep(0.4)
+                return replies, stream.read()  # silent now: the server closes after the timeout
+
+        replies, rest = await asyncio.wait_for(asyncio.to_thread(chatty_client), 15)
+        assert all(reply.startswith(b"250") for reply in replies), replies
+        assert rest == b""
+
+
 async def test_sigterm_lets_a_session_in_flight_finish(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     settings = gateway_settings(tmp_path, url, grace=10.0)
