@@ -112,6 +112,13 @@ def ensure_schema(db: Database, *, create: bool = True) -> None:
                 return
     if current == head:
         return
+    if current is not None:
+        # Another process may be creating the schema right now, between two revisions: what it
+        # ends at is what counts.
+        with db.translate_errors(), _migration_lock(db):
+            current = current_revision(db)
+        if current == head:
+            return
     if current is None:
         raise SchemaError(f"database {db.safe_url} is empty; run `mailvault db upgrade`")
     raise SchemaError(

@@ -54,6 +54,7 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
+@lru_cache(maxsize=200_000)  # mail repeats its words: most stems are looked up, not computed
 def stem(word: str) -> str:
     return str(_stemmer().stemWord(word)) if word.isalpha() else word
 

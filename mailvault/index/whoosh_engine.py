@@ -32,7 +32,7 @@ from whoosh.query.terms import Prefix, Term
 from whoosh.query.wrappers import Not
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
-from whoosh.writing import CLEAR
+from whoosh.writing import CLEAR, MERGE_SMALL
 
 from mailvault.durable import fsync_dir
 from mailvault.errors import SearchIndexError
@@ -102,6 +102,9 @@ def _fields(doc: IndexDocument) -> dict[str, Any]:
     return fields
 
 
+SMALL_MERGE_AFTER = 8  # commits
+
+
 class WhooshEngine:
     name = "whoosh"
 
@@ -130,6 +133,7 @@ class WhooshEngine:
                 f"cannot open the search index in {directory} ({problem}); `mailvault reindex` rebuilds it"
             )
         self._searcher: Searcher | None = None
+        self._unmerged_commits = 0
         self._synced: set[str] = set(os.listdir(directory))
 
     # -- writing -------------------------------------------------------------------------
@@ -144,7 +148,14 @@ class WhooshEngine:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit(merge=False)
+        # Merging only small segments keeps a commit short; without it segments pile up under a
+        # steady flow of mail and every search reads them all. Big merges wait for optimize().
+        self._unmerged_commits += 1
+        if self._unmerged_commits >= SMALL_MERGE_AFTER:
+            writer.commit(mergetype=MERGE_SMALL)
+            self._unmerged_commits = 0
+        else:
+            writer.commit(merge=False)
         self._sync()
 
     def clear(self) -> None:

@@ -221,7 +221,7 @@ def test_reindex_switches_engine_and_the_indexer_follows_the_new_one(settings: S
 
 
 def test_an_outgrown_engine_is_named_with_the_way_out() -> None:
-    assert manage.capacity_warning("whoosh", 50_000) is None
+    assert manage.capacity_warning("whoosh", 5_000) is None
     warning = manage.capacity_warning("whoosh", 2_000_000)
     assert warning is not None
     assert "reindex --engine tantivy" in warning
