@@ -298,8 +298,18 @@ RECIPIENT_ROLES = ("to", "cc", "bcc")  # to: means any recipient
 
 
 def looks_like_address(value: str) -> bool:
-    """Free text that may be an address, part of one or a domain: searched among addresses too."""
-    return "@" in value or ("." in value and " " not in value and not value.endswith("."))
+    """Free text that may be an address, part of one or a domain (huawei.com, not 8504.40.90 or
+    v2.1): searched among addresses too."""
+    if "@" in value:
+        return True
+    labels = value.split(".")
+    return (
+        len(labels) >= 2
+        and " " not in value
+        and all(labels)
+        and labels[-1].isalpha()
+        and len(labels[-1]) >= 2
+    )
 
 
 def address_exact(value: str) -> str | None:

@@ -19,6 +19,7 @@ from mailvault.index.query import (
     QueryError,
     SizeRange,
     Text,
+    looks_like_address,
     parse,
     positive_texts,
 )
@@ -80,3 +81,11 @@ def test_bad_queries_get_one_line_errors(query: str, message: str) -> None:
 
 def test_positive_texts_leave_out_negated_words() -> None:
     assert positive_texts(parse('华强 "net 30" -draft from:李娜 from:x@y.cn')) == ["华强", "net 30", "李娜"]
+
+
+def test_only_address_like_words_are_also_searched_as_addresses() -> None:
+    assert looks_like_address("zhang.wei@")
+    assert looks_like_address("huaqiang-elec.com.cn")
+    assert not looks_like_address("8504.40.9999")  # an HS code
+    assert not looks_like_address("v2.1")
+    assert not looks_like_address("end.")
