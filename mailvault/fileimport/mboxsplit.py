@@ -24,6 +24,9 @@ class Entry:
     consumed: int  # bytes of the file the entry spans, for progress
 
 
+_TAIL = 8
+
+
 def split_mbox(handle: BinaryIO, limit: int) -> Iterator[Entry]:
     """Entries of an mbox whose first line is a separator (the caller checks that)."""
     buf = bytearray()
@@ -79,9 +82,11 @@ def split_mbox(handle: BinaryIO, limit: int) -> Iterator[Entry]:
                 end = last_line  # a final empty line is the format's too
             yield _entry(buf, base, start, body, end, dropped, limit, len(buf))
             return
-        if len(buf) - body + dropped > limit:
+        # What follows the message may be the format's: a blank line and the start of the next
+        # `From ` line (at most _TAIL bytes), so an entry of exactly `limit` bytes is not dropped.
+        if len(buf) - body + dropped > limit + _TAIL:
             # Too large to keep: forget all but a tail that may hold the start of a separator.
-            keep = min(len(buf) - body, 8)
+            keep = min(len(buf) - body, _TAIL)
             cut = len(buf) - keep
             dropped += cut - body
             del buf[body:cut]

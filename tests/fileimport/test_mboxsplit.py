@@ -7,7 +7,7 @@ import mailbox
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mailvault.fileimport import mboxsplit
@@ -65,6 +65,12 @@ lines = st.sampled_from(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(lines, max_size=40), st.sampled_from([10, 40, 10_000]))
+# Exactly `limit` bytes, then the format's final blank line: kept, not dropped as oversize.
+@example(
+    body_lines=[b"\n", b"\n", b"\r\n", b"\r\n", b"body text \xe4\xbd\xa0\xe5\xa5\xbd\n"] * 1
+    + [b"body text \xe4\xbd\xa0\xe5\xa5\xbd\n", b"\n"],
+    limit=40,
+)
 def test_block_splitter_matches_line_definition(body_lines: list[bytes], limit: int) -> None:
     data = b"From first@x Mon Jan  1 00:00:00 2024\n" + b"".join(body_lines)
     assert split(data, limit) == reference(data, limit)
