@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from mailvault.archive import conversations
 from mailvault.archive.arrival import utcnow
+from mailvault.archive.models import Message
 from mailvault.archive.store import Archive
 from mailvault.durable import fsync_dir
 from mailvault.errors import SearchIndexError
@@ -149,8 +150,6 @@ class Indexer:
 
     def step(self) -> int:
         """Index the next batch (and any gaps that have appeared); return how many were indexed."""
-        from mailvault.archive.models import Message
-
         gaps = sorted(self.position.gaps)
         with self.archive.db.reading() as session:
             found_gaps = (
@@ -241,8 +240,6 @@ def switch_to(index_root: Path, directory: Path) -> None:
 
 
 def status(archive: Archive, index_root: Path) -> IndexStatus:
-    from mailvault.archive.models import Message
-
     directory = current_dir(index_root)
     position = Position.read(directory) if directory else None
     indexed = 0

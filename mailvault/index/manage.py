@@ -17,6 +17,7 @@ from mailvault.index.indexer import (
     current_dir,
     new_index_dir,
     open_engine,
+    status,
     switch_to,
     writer_lock,
 )
@@ -130,8 +131,6 @@ def open_for_search(settings: Settings) -> Engine:
 
 
 def _warn_if_outgrown(indexer: Indexer, archive: Archive) -> None:
-    from mailvault.index.indexer import status
-
     warning = capacity_warning(indexer.engine.name, status(archive, indexer.directory.parent).archived)
     if warning:
         log.warning("%s", warning)

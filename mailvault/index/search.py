@@ -18,6 +18,7 @@ from mailvault.archive.store import Archive
 from mailvault.index.analysis import fold, query_parts
 from mailvault.index.engine import Engine, SearchPage, Sort
 from mailvault.index.query import parse, positive_texts
+from mailvault.mime import parse_message
 
 SNIPPET_CONTEXT = 70  # characters shown before and after the first match
 
@@ -99,8 +100,6 @@ def search(
             hit.score,
         )
         if needles:
-            from mailvault.mime import parse_message
-
             text = parse_message(archive.blobs.get(message.sha256)).text
             result.snippet = snippet(text, needles) or snippet(message.subject, needles) or Snippet("", [])
         results.append(result)
