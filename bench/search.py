@@ -796,29 +796,48 @@ def run(args: argparse.Namespace, work: Workplace, argv: list[str]) -> dict[str,
     live = round(args.live_seconds * LIVE_RATE)
     small_n = min(args.profile_messages, n // 2)
 
-    work.phase("generating mail")
-    mbox = work.workdir / f"mailgen-{n}-seed{args.seed}.mbox"
-    write_mbox(mbox, n, args.seed)
-    later = list(generate_with_envelope(extra + live, args.seed + 1))
     bulk, live_mbox = work.workdir / "incremental.mbox", work.workdir / "live.mbox"
+    imported = work.workdir / "imported.json"  # what a kept work dir already holds, for --reuse
+    setup = {"messages": n, "seed": args.seed}
+    earlier = json.loads(imported.read_text()) if imported.exists() else {}
+    if earlier and {key: earlier.get(key) for key in setup} != setup:
+        sys.exit(f"bench: {work.workdir} holds another run's mail ({earlier}); use a new --reuse dir")
+    work.phase("generating mail")
+    if not earlier:
+        mbox = work.workdir / f"mailgen-{n}-seed{args.seed}.mbox"
+        write_mbox(mbox, n, args.seed)
+    later = list(generate_with_envelope(extra + live, args.seed + 1))
     write_messages(bulk, later[:extra])
     write_messages(live_mbox, later[extra:])
     del later
 
-    work.phase(f"importing {n:,} messages")
-    summary, import_seconds, import_command = work.import_mbox(mbox)
-    if int(summary["new"]) != n:
-        sys.exit(f"bench: the import archived {summary['new']} of {n} messages: {summary}")
+    if earlier:
+        work.phase(f"reusing the {n:,} messages imported by an earlier run")
+        import_seconds, import_command = earlier["import_seconds"], earlier["import_command"]
+    else:
+        work.phase(f"importing {n:,} messages")
+        summary, import_seconds, import_command = work.import_mbox(mbox)
+        if int(summary["new"]) != n:
+            sys.exit(f"bench: the import archived {summary['new']} of {n} messages: {summary}")
+        record = setup | {"import_seconds": import_seconds, "import_command": import_command}
+        imported.write_text(json.dumps(record) + "\n")
+    if args.import_only:
+        work.phase("done (--import-only)")
+        return {"messages": n, "import_seconds": import_seconds, "import_command": import_command}
 
     settings = work.settings()
     engine_name = settings.index.engine.capitalize()
     with Archive(settings) as archive:
+        if len(archive_ids(archive)) != n:
+            # The incremental phase of an earlier run over a reused dir added mail: start afresh.
+            sys.exit(f"bench: {work.workdir} no longer holds exactly {n:,} messages; use a new --reuse dir")
         raw = raw_bytes_of(archive)
         work.phase(f"{engine_name}: full reindex (manage.rebuild)")
         rebuild = engine_rebuild(settings, archive)
 
         work.phase("FTS5: indexing the same documents")
         fts_path = work.workdir / "fts5.sqlite3"
+        fts_path.unlink(missing_ok=True)
         fts = Fts5Index(fts_path)
         fts_build = fts5_write(archive, fts, archive_ids(archive), settings.index.batch_size)
         fts.checkpoint()
@@ -869,6 +888,7 @@ def run(args: argparse.Namespace, work: Workplace, argv: list[str]) -> dict[str,
             work.phase(f"profiling the indexing of {small_n:,} messages")
             # Named <engine>-<stamp> like every index folder: open_engine reads the engine from it.
             small_dir = work.workdir / f"{settings.index.engine}-profile"
+            shutil.rmtree(small_dir, ignore_errors=True)  # an earlier run's, in a --reuse dir
             profile = profile_indexing(archive, small_dir, small_n, settings.index.batch_size)
             small_n = profile.documents
             work.phase(f"queries on the profile's index of {small_n:,} messages")
@@ -940,12 +960,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-optimize", action="store_true", help="skip merging the indexes and re-querying")
     parser.add_argument("--workdir", type=Path, help="where to put mbox files and archives (kept)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work dir")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="work in this dir, reusing mail an earlier run with the same --messages/--seed imported there",
+    )
+    parser.add_argument("--import-only", action="store_true", help="stop after importing (to --reuse later)")
     parser.add_argument("--json-out", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.messages < 100:
         parser.error("--messages must be at least 100")
 
-    if args.workdir is not None:
+    if args.reuse is not None:
+        args.reuse.mkdir(parents=True, exist_ok=True)
+        workdir = args.reuse.resolve()
+    elif args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="search-", dir=args.workdir))
     else:
@@ -958,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
             args.json_out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
             print(f"\nresults written to {args.json_out}")
     finally:
-        if args.workdir is None and not args.keep:
+        if args.workdir is None and args.reuse is None and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"\nwork dir kept: {workdir}", file=sys.stderr)
