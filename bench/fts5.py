@@ -19,12 +19,13 @@ from datetime import datetime
 from pathlib import Path
 
 from mailvault.index import query as q
-from mailvault.index.analysis import analyze, phrase_terms, query_parts
+from mailvault.index.analysis import phrase_terms, query_parts
 from mailvault.index.document import IndexDocument, domain_and_parents
 from mailvault.index.engine import Sort
+from mailvault.index.fields import TEXT_FIELDS, field_tokens, text_values
 
 # The text fields of mailvault.index.whoosh_engine, with its boost of the subject.
-COLUMNS = ("subject", "body", "attachments", "folder", "from_names", "to_names", "cc_names", "bcc_names")
+COLUMNS = TEXT_FIELDS
 WEIGHTS = (2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 ROLES = ("from", "to", "cc", "bcc")
 RECIPIENTS = ("to", "cc", "bcc")
@@ -51,30 +52,19 @@ CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 """
 
 
-def token_text(text: str) -> tuple[str, int]:
-    """`text` as space-joined index tokens, and how many tokens that is."""
+def token_text(texts: list[str], positions: list[int]) -> tuple[str, int]:
+    """A field's index tokens space-joined, and how many tokens that is."""
     sequence: list[str] = []
     tail: list[str] = []
     last = -1
-    for token in analyze(text):
-        if token.position == last:
-            tail.append(token.text)  # a CJK run's last character: see the module docstring
+    for text, position in zip(texts, positions, strict=True):
+        if position == last:
+            tail.append(text)  # a CJK run's last character: see the module docstring
         else:
-            sequence.append(token.text)
-            last = token.position
+            sequence.append(text)
+            last = position
     sequence += tail
     return " ".join(sequence), len(sequence)
-
-
-def field_texts(doc: IndexDocument) -> list[str]:
-    """The text of each column, joined as mailvault.index.whoosh_engine joins it."""
-    return [
-        doc.subject,
-        doc.body,
-        "\n".join(doc.attachments),
-        "\n".join(sorted(doc.folders)),
-        *("\n".join(doc.role_names.get(role, [])) for role in ROLES),
-    ]
 
 
 def utc_seconds(moment: datetime) -> int:
@@ -84,7 +74,7 @@ def utc_seconds(moment: datetime) -> int:
 
 @dataclass
 class WriteTimes:
-    analysis: float = 0.0  # seconds in analyze() and joining
+    analysis: float = 0.0  # seconds turning documents into rows (analysis, unless prepared ahead)
     insert: float = 0.0  # seconds in SQLite: inserts and the durable commit
     text_bytes: int = 0  # UTF-8 bytes of the text fields analysed
     tokens: int = 0  # token instances inserted
@@ -109,13 +99,13 @@ class Fts5Index:
         started = time.perf_counter()
         doc_rows, addr_rows, fts_rows = [], [], []
         for doc in documents:
-            texts = field_texts(doc)
+            tokens, texts = field_tokens(doc), text_values(doc)
             columns: list[str] = []
-            for text in texts:
-                joined, count = token_text(text)
+            for column in COLUMNS:
+                joined, count = token_text(*tokens[column])
                 columns.append(joined)
                 times.tokens += count
-                times.text_bytes += len(text.encode("utf-8", "surrogatepass"))
+                times.text_bytes += len(texts[column].encode("utf-8", "surrogatepass"))
             fts_rows.append((doc.archive_id, *columns))
             doc_rows.append(
                 (doc.archive_id, utc_seconds(doc.date), doc.size, int(doc.has_attachment), doc.direction)

@@ -173,6 +173,13 @@ class IndexSettings(_Section):
     poll_interval: float = Field(
         1.0, gt=0, le=60, description="Seconds between looks at the archive when the index is up to date."
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that read and analyse messages for a rebuild or a large catch-up "
+        "(0: one per CPU core).",
+    )
 
 
 class LogSettings(_Section):

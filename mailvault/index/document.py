@@ -21,6 +21,8 @@ from mailvault.mime import parse_message
 
 log = logging.getLogger(__name__)
 
+FieldTokens = tuple[list[str], list[int]]  # a text field's analysed tokens and their positions
+
 # The envelope sender counts as from:; envelope recipients who are in neither To nor Cc (Bcc
 # recipients, list members) count as bcc:.
 _ROLE_GROUPS = {
@@ -50,6 +52,7 @@ class IndexDocument:
     folders: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)  # smtp, imap, file
     thread_id: int | None = None
+    tokens: dict[str, FieldTokens] | None = None  # analysed text fields, when prepared ahead
 
     @property
     def has_attachment(self) -> bool:

@@ -32,6 +32,7 @@ class SearchPage:
 
 class Engine(Protocol):
     name: str
+    takes_tokens: bool  # indexes IndexDocument.tokens when a preparer filled them in ahead
 
     def write(self, documents: Sequence[IndexDocument]) -> None:
         """Add or replace these documents and commit; durable on disk when this returns."""

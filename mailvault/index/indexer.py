@@ -22,7 +22,9 @@ import logging
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +38,9 @@ from mailvault.archive.models import Message
 from mailvault.archive.store import Archive
 from mailvault.durable import fsync_dir
 from mailvault.errors import SearchIndexError
-from mailvault.index.document import load_documents
+from mailvault.index.document import IndexDocument, load_documents
 from mailvault.index.engine import Engine
+from mailvault.index.prepare import Preparer
 from mailvault.index.whoosh_engine import WhooshEngine
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,12 @@ class Indexer:
     def close(self) -> None:
         self.engine.close()
 
+    def waiting(self) -> int:
+        """Archived messages past the position (gaps aside): what a catch-up has ahead of it."""
+        with self.archive.db.reading() as session:
+            query = select(func.count()).select_from(Message).where(Message.archive_id > self.position.high)
+            return session.scalar(query) or 0
+
     def step(self) -> int:
         """Index the next batch (and any gaps that have appeared); return how many were indexed."""
         gaps = sorted(self.position.gaps)
@@ -156,14 +165,6 @@ class Indexer:
                 list(session.scalars(select(Message.archive_id).where(Message.archive_id.in_(gaps))))
                 if gaps
                 else []
-            )
-            fresh = list(
-                session.scalars(
-                    select(Message.archive_id)
-                    .where(Message.archive_id > self.position.high)
-                    .order_by(Message.archive_id)
-                    .limit(self.batch_size)
-                )
             )
             # Indexed before threads existed (an archive from an older version): thread them now.
             unthreaded = list(
@@ -174,14 +175,32 @@ class Indexer:
                     .limit(self.batch_size)
                 )
             )
+        fresh = self._fresh_after(self.position.high)
         ids = sorted(set(found_gaps) | set(fresh) | set(unthreaded))
-        now = time.time()
         if ids:
-            # Threads first, so the documents carry them; messages an earlier batch indexed under
-            # a thread that has now been merged into another are indexed again.
-            threads = conversations.assign(self.archive.db, ids)
-            again = sorted(set(threads.moved) - set(ids))
-            self.engine.write(load_documents(self.archive.db, self.archive.blobs, ids + again))
+            self.engine.write(load_documents(self.archive.db, self.archive.blobs, self._threaded(ids)))
+        self._advance(fresh, found_gaps, len(ids))
+        return len(ids)
+
+    def _fresh_after(self, high: int) -> list[int]:
+        with self.archive.db.reading() as session:
+            query = (
+                select(Message.archive_id)
+                .where(Message.archive_id > high)
+                .order_by(Message.archive_id)
+                .limit(self.batch_size)
+            )
+            return list(session.scalars(query))
+
+    def _threaded(self, ids: list[int]) -> list[int]:
+        """Give these messages their threads first, so the documents carry them; returns them with
+        the messages an earlier batch indexed under a thread that has now merged into another."""
+        threads = conversations.assign(self.archive.db, ids)
+        return ids + sorted(set(threads.moved) - set(ids))
+
+    def _advance(self, fresh: list[int], found_gaps: list[int], written: int) -> None:
+        """Record durably that `fresh` (the next ids in order) and `found_gaps` are in the index."""
+        now = time.time()
         gaps_left = {
             g: t for g, t in self.position.gaps.items() if g not in found_gaps and now - t < GAP_PATIENCE
         }
@@ -190,16 +209,18 @@ class Indexer:
         if fresh:
             seen = set(fresh)
             gaps_left.update({i: now for i in range(self.position.high + 1, fresh[-1]) if i not in seen})
-        if ids or gaps_left != self.position.gaps:
+        if written or gaps_left != self.position.gaps:
             self.position = Position(
-                fresh[-1] if fresh else self.position.high, gaps_left, self.position.indexed + len(ids)
+                fresh[-1] if fresh else self.position.high, gaps_left, self.position.indexed + written
             )
             self.position.write(self.directory)
-        return len(ids)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Index everything archived so far; return how many documents were written."""
-        total = 0
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, *, preparer: Preparer | None = None
+    ) -> int:
+        """Index everything archived so far; return how many documents were written. With a
+        preparer, its processes read and analyse the next batches while this one writes."""
+        total = self._prepared_catch_up(preparer, progress) if preparer is not None else 0
         while count := self.step():
             total += count
             if progress is not None:
@@ -207,6 +228,31 @@ class Indexer:
             if count < self.batch_size and not self.position.gaps:
                 break
         return total
+
+    def _prepared_catch_up(self, preparer: Preparer, progress: Callable[[int], None] | None) -> int:
+        """New mail in order, a few batches in flight. Gaps and unthreaded messages are left to
+        step(), which the caller runs after this."""
+        total = 0
+        in_flight: deque[tuple[list[int], Future[list[IndexDocument]]]] = deque()
+        cursor = self.position.high
+        depth = preparer.workers + 1  # one batch more than workers, so none of them waits
+        try:
+            while True:
+                while len(in_flight) < depth and (fresh := self._fresh_after(cursor)):
+                    in_flight.append((fresh, preparer.submit(self._threaded(fresh))))
+                    cursor = fresh[-1]
+                if not in_flight:
+                    return total
+                fresh, documents = in_flight.popleft()
+                written = documents.result()
+                self.engine.write(written)
+                self._advance(fresh, [], len(written))
+                total += len(written)
+                if progress is not None:
+                    progress(len(written))
+        finally:
+            for _, pending in in_flight:
+                pending.cancel()
 
 
 @contextlib.contextmanager

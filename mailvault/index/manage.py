@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mailvault.archive.store import Archive
@@ -21,6 +23,7 @@ from mailvault.index.indexer import (
     switch_to,
     writer_lock,
 )
+from mailvault.index.prepare import BATCHES_FOR_WORKERS, Preparer, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +55,20 @@ def update(
     with writer_lock(root, wait=wait):
         indexer = _open_or_repair(settings, archive, root)
         try:
-            return indexer.catch_up(progress)
+            with _preparer(settings, indexer) as preparer:
+                return indexer.catch_up(progress, preparer=preparer)
         finally:
             indexer.close()
+
+
+@contextlib.contextmanager
+def _preparer(settings: Settings, indexer: Indexer) -> Iterator[Preparer | None]:
+    """Worker processes for a catch-up long enough to gain from them (on more than one core)."""
+    if worker_count(settings) < 2 or indexer.waiting() < BATCHES_FOR_WORKERS * indexer.batch_size:
+        yield None
+        return
+    with Preparer(settings, with_tokens=indexer.engine.takes_tokens) as preparer:
+        yield preparer
 
 
 def _open_or_repair(settings: Settings, archive: Archive, root: Path) -> Indexer:
@@ -81,15 +95,14 @@ def rebuild(
     directory = new_index_dir(root, engine or settings.index.engine)
     indexer = Indexer(archive, directory, batch_size=settings.index.batch_size)
     try:
-        total = indexer.catch_up(progress)
+        with _preparer(settings, indexer) as preparer:
+            total = indexer.catch_up(progress, preparer=preparer)
         indexer.engine.optimize()  # one segment before it serves: searches are several times faster
         with writer_lock(root):  # the live indexer pauses while the last messages go in
             total += indexer.catch_up(progress)
             switch_to(root, directory)
     except BaseException:
         indexer.close()
-        import shutil
-
         shutil.rmtree(directory, ignore_errors=True)
         raise
     indexer.close()
@@ -110,7 +123,8 @@ def follow(settings: Settings, archive: Archive, stop: threading.Event) -> None:
                         indexer.close()  # a rebuild switched the index
                     indexer = _open_or_repair(settings, archive, root)
                     _warn_if_outgrown(indexer, archive)
-                written = indexer.catch_up()
+                with _preparer(settings, indexer) as preparer:  # after an outage, say
+                    written = indexer.catch_up(preparer=preparer)
                 if written:
                     idle_since, merged = time.monotonic(), False
                 elif not merged and time.monotonic() - idle_since > IDLE_BEFORE_MERGE:

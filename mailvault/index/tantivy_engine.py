@@ -16,10 +16,10 @@ from typing import Any
 
 from mailvault.errors import ConfigError, SearchIndexError
 from mailvault.index import query as q
-from mailvault.index.analysis import QueryPart, analyze, phrase_terms, query_parts
+from mailvault.index.analysis import QueryPart, phrase_terms, query_parts
 from mailvault.index.document import IndexDocument
 from mailvault.index.engine import Hit, SearchPage, Sort
-from mailvault.index.fields import ADDRESS_FIELDS, TEXT_FIELDS, address_values, text_values
+from mailvault.index.fields import ADDRESS_FIELDS, TEXT_FIELDS, address_values, field_tokens
 
 try:
     import tantivy
@@ -46,6 +46,7 @@ def _schema() -> Any:
 
 class TantivyEngine:
     name = "tantivy"
+    takes_tokens = True
 
     def __init__(self, directory: Path) -> None:
         if tantivy is None:
@@ -86,10 +87,12 @@ class TantivyEngine:
         for field, values in address_values(doc).items():
             for value in values:
                 out.add_text(field, value)
-        for field, text in text_values(doc).items():
-            tokens = [tantivy.Token(t.text, t.position, 0, 0) for t in analyze(text)]
+        for field, (texts, positions) in field_tokens(doc).items():
+            tokens = [
+                tantivy.Token(text, position, 0, 0) for text, position in zip(texts, positions, strict=True)
+            ]
             if tokens:
-                out.add_pre_tokenized_text(field, tantivy.PreTokenizedString(text[:0], tokens))
+                out.add_pre_tokenized_text(field, tantivy.PreTokenizedString("", tokens))
         return out
 
     def optimize(self) -> None:

@@ -107,6 +107,7 @@ SMALL_MERGE_AFTER = 8  # commits
 
 class WhooshEngine:
     name = "whoosh"
+    takes_tokens = False
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

@@ -62,7 +62,9 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
         f'[archive]\ndata_dir = "{settings.archive.data_dir}"\n'
         f'database_url = "{settings.archive.resolved_database_url}"\n'
     )
-    config.write_text(archive_section + '[index]\nbatch_size = 20\n[log]\nlevel = "WARNING"\n')
+    # Two workers prepare batches ahead (prepare.py): killed, the writer must not leave them behind.
+    index_section = "[index]\nbatch_size = 20\nworkers = 2\n"
+    config.write_text(archive_section + index_section + '[log]\nlevel = "WARNING"\n')
     with Archive(settings) as archive:
         archive_messages(archive, 600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
@@ -70,7 +72,9 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
     for _ in range(2):  # killed twice, each time once it has committed something more
         before = _indexed_high(settings)
         process = subprocess.Popen(
-            [sys.executable, "-m", "mailvault", "--config", str(config), "index", "update"], env=env
+            [sys.executable, "-m", "mailvault", "--config", str(config), "index", "update"],
+            env=env,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while process.poll() is None and _indexed_high(settings) <= before and time.monotonic() < deadline:
@@ -80,6 +84,7 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
+        _wait_for_session_to_end(process.pid)
     assert kills == 2, "the indexer finished before it could be killed: give it more to do"
     directory = current_dir(settings.resolved_index_dir)
     assert directory is not None
@@ -90,6 +95,65 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
         manage.update(settings, archive)
         assert_index_agrees(settings, archive)
     assert hits(settings, "Q00599") == 1
+
+
+def _wait_for_session_to_end(session: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(session, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.killpg(session, signal.SIGKILL)
+    raise AssertionError("processes of the killed indexer outlived it")
+
+
+def _with_index(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"index": settings.index.model_copy(update=changes)})
+
+
+@pytest.mark.parametrize("engine", ["whoosh", "tantivy"])
+def test_worker_processes_build_the_index_one_process_builds(settings: Settings, engine: str) -> None:
+    """Batches prepared ahead in other processes, including threads that merge across batches
+    (a reply joining two earlier conversations re-indexes their messages), give the same index."""
+    pooled = _with_index(settings, engine=engine, batch_size=7, workers=2)
+    single = _with_index(pooled, workers=1, index_dir=settings.resolved_index_dir.with_name("single"))
+    with Archive(settings) as archive:
+        first = make_message(subject="报价 quotation", message_id="<a@x>", body="华强电子 PI-2024-031")
+        second = make_message(subject="sample", message_id="<b@x>", body="深圳 sample order")
+        late = make_message(
+            subject="Re: quotation",
+            message_id="<c@x>",
+            extra_headers={"In-Reply-To": "<a@x>", "References": "<a@x> <b@x>"},
+            body="both threads",
+        )
+
+        def arrival(raw: bytes, locator: str) -> Arrival:
+            return Arrival(raw, SourceInfo(kind=SourceKind.FILE, origin="t", locator=locator))
+
+        archive.ingestor.ingest_many([arrival(first, "a"), arrival(second, "b")])
+        archive_messages(archive, 60)
+        archive.ingestor.ingest_many([arrival(late, "c")])
+        archive_messages(archive, 30, start=60)
+        assert manage.update(pooled, archive) == 93 + 1  # the reply moved one earlier message
+        assert manage.update(single, archive) == 93  # threads are assigned already: nothing moves
+        assert_index_agrees(pooled, archive)
+        with archive.db.reading() as session:
+            threads = set(session.scalars(select(Message.thread_id).where(Message.subject != "")))
+        assert len(threads) == 91, "the reply merged the two conversations into one"
+    queries = ["华强电子", "quotation", "Q00042 OR Q00089", "深圳", '"sample order"', "-订单", "PI-2024-031"]
+    for query in queries:
+        totals = []
+        for chosen in (pooled, single):
+            engine_ = manage.open_for_search(chosen)
+            try:
+                page = engine_.search(parse(query), sort=Sort.DATE, offset=0, limit=200)
+                totals.append(sorted(hit.archive_id for hit in page.hits))
+            finally:
+                engine_.close()
+        assert totals[0] == totals[1], query
+        assert totals[0], f"{query} finds nothing: the comparison would prove nothing"
 
 
 @pytest.mark.postgresql
