@@ -182,6 +182,35 @@ class IndexSettings(_Section):
     )
 
 
+class ImapSettings(_Section):
+    secret_key_file: Path | None = Field(
+        None,
+        description="File with the key that encrypts stored IMAP passwords (created on first use, "
+        "mode 0600); unset means <data_dir>/secrets/imap.key. Keep a copy: without it the stored "
+        "passwords cannot be read and must be entered again.",
+    )
+    timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds without a byte from an IMAP server before a command fails."
+    )
+    connections: int = Field(
+        2, ge=1, le=16, description="Connections per account, unless the provider's preset allows fewer."
+    )
+    window_messages: int = Field(
+        200, ge=1, le=5_000, description="Messages asked for in one FETCH (keeps each response small)."
+    )
+    window_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes of mail asked for in one FETCH, at most (a larger message comes alone).",
+    )
+    sync_interval: int = Field(
+        3600, ge=60, description="Seconds between syncs of an account registered with `accounts add`."
+    )
+    retries: int = Field(
+        5, ge=0, le=50, description="Reconnections after a dropped connection or timeout, per sync run."
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -203,11 +232,16 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    imap: ImapSettings = Field(default_factory=ImapSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @property
     def resolved_index_dir(self) -> Path:
         return self.index.index_dir or self.archive.data_dir / "index"
+
+    @property
+    def resolved_imap_key_file(self) -> Path:
+        return self.imap.secret_key_file or self.archive.data_dir / "secrets" / "imap.key"
 
     @classmethod
     def settings_customise_sources(

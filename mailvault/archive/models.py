@@ -152,4 +152,61 @@ class Source(Base):
     flags: Mapped[str] = mapped_column(String(500), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     arrived_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # An IMAP location the message later disappeared from (the message stays archived):
+    # when it was noticed, and how (VanishedHow); moved_to names the folder it reappeared in.
     vanished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    vanished_how: Mapped[str | None] = mapped_column(String(16))
+    moved_to: Mapped[str | None] = mapped_column(String(1000))
+
+
+class VanishedHow(StrEnum):
+    DELETED = "deleted"  # gone from the folder and from every other folder of the account
+    MOVED = "moved"  # gone from the folder, found in another folder of the same account
+    RENUMBERED = "renumbered"  # the server changed the folder's UIDVALIDITY: every UID is new
+
+
+# -- IMAP import state: accounts, and per folder an epoch (one UIDVALIDITY) with its checkpoint.
+
+
+class ImapAccount(Base):
+    """A mailbox mailvault imports from; `registered` ones are re-synced on their interval."""
+
+    __tablename__ = "imap_accounts"
+
+    account_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(320), unique=True)  # user@host: the sources' origin
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(8))  # tls, starttls, plain
+    username: Mapped[str] = mapped_column(String(320))
+    owner: Mapped[str] = mapped_column(String(320), index=True)  # the employee whose mailbox it is
+    provider: Mapped[str | None] = mapped_column(String(32))
+    secret: Mapped[str | None] = mapped_column(Text)  # the password, encrypted (imapsync/secrets.py)
+    registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    connections: Mapped[int] = mapped_column(Integer, default=2)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when the server rejected the password: no more attempts until it is changed.
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ImapFolder(Base):
+    """One folder of an account under one UIDVALIDITY (an epoch), and how far it is archived."""
+
+    __tablename__ = "imap_folders"
+    __table_args__ = (UniqueConstraint("account_id", "name", "uidvalidity"),)
+
+    folder_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("imap_accounts.account_id"), index=True)
+    name: Mapped[str] = mapped_column(String(1000))  # as the server spells it (modified UTF-7)
+    display: Mapped[str] = mapped_column(String(1000))  # decoded: 已发送
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    # Every UID up to here is archived and durable, except those in `failed` (retried each sync).
+    checkpoint_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # str(uid) -> reason
+    messages: Mapped[int] = mapped_column(Integer, default=0)  # in the folder at the last sync
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)  # renumbered or gone

@@ -8,6 +8,7 @@ import click
 
 from mailvault.cli.context import cli
 from mailvault.cli.db import db
+from mailvault.cli.imap import import_imap, report
 from mailvault.cli.imports import import_
 from mailvault.cli.messages import export, show, status, verify
 from mailvault.cli.search import index, reindex, search, thread
@@ -17,7 +18,9 @@ from mailvault.errors import MailvaultError
 __all__ = ["cli", "main"]
 
 cli.add_command(db)
+import_.add_command(import_imap)
 cli.add_command(import_)
+cli.add_command(report)
 cli.add_command(show)
 cli.add_command(export)
 cli.add_command(verify)

@@ -38,7 +38,7 @@ def _with_common(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.group("import")
 def import_() -> None:
-    """Archive mail files from disk. Re-running an import adds nothing twice."""
+    """Archive mail from files or an IMAP mailbox. Re-running an import adds nothing twice."""
 
 
 @import_.command("mbox")
