@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import ssl
 from collections.abc import Sequence
@@ -199,6 +200,7 @@ class ImapSession:
         self._client = client
         self.endpoint = endpoint
         self.selected: str | None = None
+        self._broken = False
 
     @classmethod
     async def connect(cls, endpoint: Endpoint) -> ImapSession:
@@ -284,14 +286,16 @@ class ImapSession:
         return parse_fetch(response.lines)
 
     async def logout(self) -> None:
-        try:
-            await asyncio.wait_for(self._client.logout(), min(self.endpoint.timeout, 10.0))
-        except (TimeoutError, OSError, aioimaplib.AioImapException):
-            pass
-        finally:
-            self.abort()
+        """Say goodbye if the session still works; close the connection either way."""
+        if not self._broken:
+            with contextlib.suppress(TimeoutError, OSError, aioimaplib.AioImapException):
+                await asyncio.wait_for(self._client.logout(), min(self.endpoint.timeout, 10.0))
+        self.abort()
+        await asyncio.sleep(0)  # the loop closes the socket on its next turn
 
     def abort(self) -> None:
+        """Drop the connection: after a failure the session is not used again."""
+        self._broken = True
         transport = self._client.protocol.transport
         if transport is not None:
             transport.abort()

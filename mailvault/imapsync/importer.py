@@ -246,7 +246,7 @@ class AccountSync:
     async def _download_folders(
         self, session: ImapSession | None, todo: deque[_Plan], queue: asyncio.Queue[_Window | None]
     ) -> None:
-        own = session is None
+        given = session  # the caller's, which it closes; sessions opened here are closed here
         try:
             while todo:
                 plan = todo.popleft()
@@ -257,7 +257,7 @@ class AccountSync:
                         session = await self._reopen(exc)
                 session = await self._download_folder(session, plan, queue)
         finally:
-            if own and session is not None:
+            if session is not None and session is not given:
                 await session.logout()
 
     async def _download_folder(

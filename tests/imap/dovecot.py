@@ -3,10 +3,12 @@ Maildir files, changed by doveadm: the real IMAP server the import is tested aga
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -20,8 +22,9 @@ _CONFIG = """\
 base_dir = {base}/run
 state_dir = {base}/state
 log_path = {base}/dovecot.log
-instance_name = mailvault-test-{port}
+instance_name = {instance}
 protocols = imap
+shutdown_clients = yes
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -33,8 +36,8 @@ namespace inbox {{
   separator = /
 }}
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
+  driver = static
+  args = password={password}
 }}
 userdb {{
   driver = static
@@ -73,6 +76,9 @@ service stats {{
 """
 
 
+PASSWORD = "secret"  # noqa: S105 - every test user's
+
+
 def dovecot_installed() -> bool:
     return shutil.which("dovecot") is not None or Path("/usr/sbin/dovecot").exists()
 
@@ -82,6 +88,7 @@ class Dovecot:
         self.base = Path(tempfile.mkdtemp(prefix="mailvault-dovecot-"))
         self.port = free_port()
         self.config = self.base / "dovecot.conf"
+        self.instance = f"mailvault-test-{self.port}"
         self._names = itertools.count(1)
         self._files = itertools.count(1)
         if os.geteuid() == 0:
@@ -93,12 +100,18 @@ class Dovecot:
             services = _USER_SERVICES.format(user=owner.pw_name)
         self.uid, self.gid = owner.pw_uid, owner.pw_gid
         (self.base / "mail").mkdir()
-        (self.base / "passwd").write_text("")
         os.chown(self.base / "mail", self.uid, self.gid)
         os.chmod(self.base, 0o755)  # noqa: S103 - Dovecot's own users must reach the mail below
         self.config.write_text(
             _CONFIG.format(
-                base=self.base, port=self.port, uid=self.uid, gid=self.gid, users=users, services=services
+                base=self.base,
+                port=self.port,
+                instance=self.instance,
+                uid=self.uid,
+                gid=self.gid,
+                users=users,
+                services=services,
+                password=PASSWORD,
             )
         )
 
@@ -122,10 +135,28 @@ class Dovecot:
         raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log()}")
 
     def stop(self) -> None:
+        """Stop the server and every process it started: its IMAP sessions outlive the master
+        otherwise, and a stopped server must cut its clients off."""
         subprocess.run(["doveadm", "-c", str(self.config), "stop"], check=False, capture_output=True)
         deadline = time.monotonic() + 10
         while (self.base / "run" / "master.pid").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+        for pid in self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _processes(self) -> list[int]:
+        """Dovecot names its processes `dovecot-<instance_name>/<service>`."""
+        prefix = f"dovecot-{self.instance}/".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "cmdline").read_bytes().startswith(prefix):
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        return found
 
     def close(self) -> None:
         self.stop()
@@ -139,11 +170,10 @@ class Dovecot:
 
     # -- users and mail -----------------------------------------------------------------------
 
-    def add_user(self, password: str = "secret") -> str:  # noqa: S107 - a test account
-        """A new user with an empty INBOX (users are per test: one server serves many tests)."""
+    def add_user(self) -> str:
+        """A new user with an empty INBOX (users are per test: one server serves many tests).
+        Every user's password is PASSWORD (a static passdb: nothing to reload)."""
         user = f"user{os.getpid()}x{next(self._names)}"
-        with (self.base / "passwd").open("a") as passwd:
-            passwd.write(f"{user}:{{PLAIN}}{password}::::::\n")
         self.folder(user, "INBOX")
         return user
 
