@@ -24,7 +24,7 @@ from mailvault.index import indexer, manage
 from mailvault.index.engine import Sort
 from mailvault.index.indexer import Position, current_dir
 from mailvault.index.query import parse
-from tests.index.agreement import assert_index_agrees
+from tests.index.agreement import assert_index_agrees, hits
 from tests.mailfactory import make_message
 
 
@@ -37,14 +37,6 @@ def archive_messages(archive: Archive, count: int, start: int = 0) -> list[int]:
         for n in range(start, start + count)
     ]
     return [r.archive_id for r in archive.ingestor.ingest_many(arrivals)]
-
-
-def hits(settings: Settings, query: str) -> int:
-    engine = manage.open_for_search(settings)
-    try:
-        return engine.search(parse(query), sort=Sort.DATE, offset=0, limit=1).total
-    finally:
-        engine.close()
 
 
 def _indexed_high(settings: Settings) -> int:
