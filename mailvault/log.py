@@ -32,3 +32,6 @@ def setup_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     # aiosmtpd ("mail.log") logs every line it reads at DEBUG, AUTH credentials included: never.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # aioimaplib logs what it sends at DEBUG: LOGIN with the password quoted (its scrubbing misses
+    # a password that quoting changed) and every message it receives: never.
+    logging.getLogger("aioimaplib").setLevel(logging.WARNING)

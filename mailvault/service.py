@@ -34,13 +34,20 @@ from mailvault.gateway.server import (
     start_listener,
 )
 from mailvault.gateway.spool import Spool
+from mailvault.imapsync import worker as imap_worker
 from mailvault.index import worker as index_worker
 from mailvault.workers import supervise
 
 log = logging.getLogger(__name__)
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None, with_indexer: bool = False) -> None:
+async def run(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    with_indexer: bool = False,
+    with_sync: bool = False,
+) -> None:
     """Run the gateway and its drain worker (and with_indexer, the search indexer) until `stop`
     is set or a signal arrives."""
     stop = stop or asyncio.Event()
@@ -48,13 +55,13 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, with_ind
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await _serve(settings, stop, with_indexer)
+        await _serve(settings, stop, with_indexer, with_sync)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
 
 
-async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool) -> None:
+async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool, with_sync: bool) -> None:
     smtp = settings.smtp
     _check_relay_settings(settings)
     spool = Spool(smtp.spool_dir or settings.archive.data_dir / "spool", smtp.segment_size)
@@ -82,6 +89,16 @@ async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool) ->
                     supervise(
                         "mailvault-indexer",
                         index_worker.index_until_stopped,
+                        (settings,),
+                        stopping=stop,
+                        stop_by_closing_lifeline=True,
+                    )
+                )
+            if with_sync:
+                tasks.create_task(
+                    supervise(
+                        "mailvault-imap-sync",
+                        imap_worker.sync_until_stopped,
                         (settings,),
                         stopping=stop,
                         stop_by_closing_lifeline=True,

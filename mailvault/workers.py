@@ -52,7 +52,9 @@ async def supervise(
     # forkserver: the process starts without the service's threads, sockets and open files.
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has imported them already: a restart takes milliseconds.
-    context.set_forkserver_preload(["mailvault.gateway.drain_worker", "mailvault.index.worker"])
+    context.set_forkserver_preload(
+        ["mailvault.gateway.drain_worker", "mailvault.index.worker", "mailvault.imapsync.worker"]
+    )
     delay = 1.0
     while True:
         lifeline, keep = context.Pipe(duplex=False)

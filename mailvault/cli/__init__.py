@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from mailvault.cli.accounts import accounts, sync
 from mailvault.cli.context import cli
 from mailvault.cli.db import db
 from mailvault.cli.imap import import_imap, report
@@ -21,6 +22,8 @@ cli.add_command(db)
 import_.add_command(import_imap)
 cli.add_command(import_)
 cli.add_command(report)
+cli.add_command(accounts)
+cli.add_command(sync)
 cli.add_command(show)
 cli.add_command(export)
 cli.add_command(verify)

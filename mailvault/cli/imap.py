@@ -7,8 +7,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from mailvault.archive.models import Message, Source, SourceKind
 from mailvault.archive.parsing import parse_pool
 from mailvault.cli.context import State, pass_state, print_json
+from mailvault.config import Settings
 from mailvault.errors import ConfigError
 from mailvault.imapsync.importer import AccountSync, SyncSummary
 from mailvault.imapsync.providers import PROVIDERS, by_key, recognise
@@ -27,54 +30,54 @@ log = logging.getLogger(__name__)
 PASSWORD_ENV = "MAILVAULT_IMAP_PASSWORD"  # noqa: S105 - the name of the variable, not a password
 
 
-@click.command("imap")
-@click.option("--host", help="IMAP server (default: the provider's, recognised from --user or --provider).")
-@click.option("--port", type=int, help="Port (default: 993 with TLS, 143 otherwise).")
-@click.option("--tls", "security", flag_value="tls", help="TLS from the start (port 993; the default).")
-@click.option(
-    "--starttls", "security", flag_value="starttls", help="Plain connection upgraded with STARTTLS."
-)
-@click.option(
-    "--plain", "security", flag_value="plain", help="No encryption (only for servers on a trusted network)."
-)
-@click.option("--user", "username", required=True, help="Login name, usually the full address.")
-@click.option("--owner", required=True, help="The employee whose mailbox this is (their company address).")
-@click.option(
-    "--provider",
-    type=click.Choice([p.key for p in PROVIDERS], case_sensitive=False),
-    help="Provider preset (server, connection limit, login advice).",
-)
-@click.option(
-    "--password-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help=f"Read the password from this file (else ${PASSWORD_ENV}, else a prompt).",
-)
-@click.option("--connections", type=int, help="Connections at once (default: [imap] connections, or fewer).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
-)
-@pass_state
-def import_imap(
-    state: State,
+_CONNECTION_OPTIONS = [
+    click.option("--host", help="IMAP server (default: the provider's, from --user or --provider)."),
+    click.option("--port", type=int, help="Port (default: 993 with TLS, 143 otherwise)."),
+    click.option("--tls", "security", flag_value="tls", help="TLS from the start (port 993; the default)."),
+    click.option("--starttls", "security", flag_value="starttls", help="Upgrade to TLS (STARTTLS)."),
+    click.option(
+        "--plain", "security", flag_value="plain", help="No encryption (servers on a trusted network only)."
+    ),
+    click.option("--user", "username", required=True, help="Login name, usually the full address."),
+    click.option("--owner", required=True, help="The employee whose mailbox it is (company address)."),
+    click.option(
+        "--provider",
+        type=click.Choice([p.key for p in PROVIDERS], case_sensitive=False),
+        help="Provider preset (server, connection limit, login advice).",
+    ),
+    click.option(
+        "--password-file",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        help=f"Read the password from this file (else ${PASSWORD_ENV}, else a prompt).",
+    ),
+    click.option("--connections", type=int, help="Connections at once (default: [imap] connections)."),
+]
+
+
+def connection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that name a mailbox and how to reach it (shared with `accounts add`)."""
+    for option in reversed(_CONNECTION_OPTIONS):
+        command = option(command)
+    return command
+
+
+def account_spec(
+    settings: Settings,
+    *,
     host: str | None,
     port: int | None,
     security: str | None,
     username: str,
     owner: str,
     provider: str | None,
-    password_file: Path | None,
     connections: int | None,
-    as_json: bool,
-    progress: bool | None,
-) -> None:
-    """Import every folder of an IMAP mailbox; running it again continues where it stopped."""
-    settings = state.settings
+) -> AccountSpec:
+    """The account the options describe, completed from the provider's preset."""
     preset = by_key(provider) if provider else recognise(host, username)
     if host is None and preset is None:
         raise ConfigError(f"name the IMAP server with --host (no known provider for {username})")
     chosen = security or (preset.security if preset and host in (None, preset.host) else "tls")
-    spec = AccountSpec(
+    return AccountSpec(
         host=host or (preset.host if preset else ""),
         port=port or (preset.port if preset and chosen == "tls" else (993 if chosen == "tls" else 143)),
         security=chosen,
@@ -83,7 +86,20 @@ def import_imap(
         provider=preset.key if preset else None,
         connections=min(connections or settings.imap.connections, preset.connections if preset else 16),
     )
-    password = read_password(password_file, username)
+
+
+@click.command("imap")
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@pass_state
+def import_imap(
+    state: State, /, password_file: Path | None, as_json: bool, progress: bool | None, **connection: Any
+) -> None:
+    """Import every folder of an IMAP mailbox; running it again continues where it stopped."""
+    settings = state.settings
+    spec = account_spec(settings, **connection)
+    password = read_password(password_file, spec.username)
     show = sys.stderr.isatty() if progress is None else progress
     if show:
         logging.getLogger("mailvault.archive.ingest").setLevel(logging.WARNING)

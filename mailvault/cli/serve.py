@@ -15,13 +15,13 @@ from mailvault.gateway.auth import set_password
 @click.command()
 @pass_state
 def serve(state: State) -> None:
-    """Run every service of a single-machine install: the SMTP gateway, its archiver and the
-    search indexer.
+    """Run every service of a single-machine install: the SMTP gateway, its archiver, the
+    search indexer and the sync of registered IMAP accounts.
 
     Stops cleanly on SIGTERM or Ctrl-C: no new connections, sessions in flight may finish, journaled
     mail is archived.
     """
-    asyncio.run(service.run(state.settings, with_indexer=True))
+    asyncio.run(service.run(state.settings, with_indexer=True, with_sync=True))
 
 
 @click.command("smtp-passwd")

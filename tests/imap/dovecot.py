@@ -76,7 +76,7 @@ service stats {{
 """
 
 
-PASSWORD = "secret"  # noqa: S105 - every test user's
+PASSWORD = "zh4ngWei-2025!"  # noqa: S105 - every test user's
 
 
 def dovecot_installed() -> bool:

@@ -20,7 +20,7 @@ from mailvault.imapsync.client import (
     uid_set,
 )
 from mailvault.imapsync.responses import parse_fetch, parse_list
-from tests.imap.dovecot import Dovecot
+from tests.imap.dovecot import PASSWORD, Dovecot
 from tests.imap.proxy import CuttingProxy
 from tests.servers import free_port
 
@@ -29,7 +29,7 @@ def small(n: int) -> bytes:
     return f"From: a@x.test\r\nSubject: n{n}\r\nMessage-ID: <n{n}@x.test>\r\n\r\nline {n}\r\n".encode()
 
 
-async def _login(dovecot: Dovecot, user: str, password: str = "secret") -> ImapSession:  # noqa: S107
+async def _login(dovecot: Dovecot, user: str, password: str = PASSWORD) -> ImapSession:
     session = await ImapSession.connect(Endpoint("127.0.0.1", dovecot.port, "plain", timeout=10))
     await session.login(user, password)
     return session
@@ -102,7 +102,7 @@ def test_a_connection_cut_mid_response_fails_the_command_at_once(dovecot: Doveco
     async def run() -> float:
         session = await ImapSession.connect(Endpoint("127.0.0.1", proxy.port, "plain", timeout=30))
         try:
-            await session.login(user, "secret")
+            await session.login(user, PASSWORD)
             await session.examine("INBOX")
             started = time.monotonic()
             with pytest.raises(ImapConnectionError, match="connection lost"):
