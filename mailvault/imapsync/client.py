@@ -18,6 +18,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,17 @@ class ImapAuthError(ImapSyncError):
 
 class ImapCommandError(ImapSyncError):
     """The server answered a command with NO or BAD."""
+
+
+class ImapThrottled(ImapConnectionError):
+    """The server asks us to slow down or come back later: retried after a pause, like a cut."""
+
+
+# Response codes and words providers use to throttle (RFC 5530 LIMIT/UNAVAILABLE/INUSE, Gmail's
+# "Too many simultaneous connections", NetEase's and Tencent's "try again later").
+_THROTTLED = re.compile(
+    r"\[(LIMIT|UNAVAILABLE|INUSE|OVERQUOTA)\]|too many|try again|rate limit|throttl|temporar", re.IGNORECASE
+)
 
 
 class _FetchCommand(aioimaplib.FetchCommand):  # type: ignore[misc]
@@ -316,7 +328,11 @@ class ImapSession:
     async def _checked(self, call: Any, what: str, total: float | None = -1.0) -> Any:
         response = await self._run(call, what, total)
         if response.result != "OK":
-            raise ImapCommandError(f"{self.endpoint}: {what}: the server answered {_text(response)}")
+            text = _text(response)
+            if _THROTTLED.search(text):
+                self.abort()
+                raise ImapThrottled(f"{self.endpoint}: {what}: the server asks to wait: {text}")
+            raise ImapCommandError(f"{self.endpoint}: {what}: the server answered {text}")
         return response
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,10 @@ from mailvault.config import Settings
 from mailvault.fileimport.maildir import MaildirReader
 from mailvault.fileimport.mbox import MboxReader
 from mailvault.fileimport.runner import run_import
-from mailvault.imapsync import importer
-from mailvault.imapsync.client import ImapAuthError, ImapConnectionError
+from mailvault.imapsync import client, importer
+from mailvault.imapsync.client import ImapAuthError, ImapConnectionError, ImapSession, ImapThrottled
 from mailvault.imapsync.importer import AccountSync, SyncSummary
+from mailvault.imapsync.responses import FetchItem
 from mailvault.imapsync.state import AccountSpec
 from tests.conftest import make_settings
 from tests.imap.dovecot import PASSWORD, Dovecot
@@ -349,3 +351,40 @@ def _cli(
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+def test_a_throttled_fetch_is_retried_after_a_pause(
+    dovecot: Dovecot, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider's "slow down" (here injected into the real session) is waited out, not fatal."""
+    user = dovecot.add_user()
+    dovecot.deliver(user, "INBOX", [numbered(n) for n in range(5)])
+    real_fetch = ImapSession.fetch
+    throttled: list[str] = []
+
+    async def throttled_once(self: ImapSession, uids: Sequence[int], parts: str) -> list[FetchItem]:
+        if "BODY.PEEK[]" in parts and not throttled:
+            throttled.append(parts)
+            self.abort()
+            raise ImapThrottled("imap.163.com:993: UID FETCH: the server asks to wait: NO [LIMIT] Too many")
+        return await real_fetch(self, uids, parts)
+
+    monkeypatch.setattr(ImapSession, "fetch", throttled_once)
+    summary = sync(settings, spec_for(user, dovecot.port))
+    assert throttled
+    assert (summary.counts.new, summary.counts.failed, summary.incomplete) == (5, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("reply", "throttled"),
+    [
+        ("NO [LIMIT] Too many concurrent commands", True),
+        ("NO [UNAVAILABLE] Service temporarily unavailable", True),
+        ("NO Too many simultaneous connections. (Failure)", True),
+        ("NO Request frequency limit, please try again later", True),
+        ("NO Mailbox doesn't exist: Nope", False),
+        ("BAD Error in IMAP command UID FETCH: Invalid messageset", False),
+    ],
+)
+def test_throttling_replies_are_told_from_failures(reply: str, throttled: bool) -> None:
+    assert bool(client._THROTTLED.search(reply)) is throttled
