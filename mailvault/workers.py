@@ -14,7 +14,9 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -106,3 +108,52 @@ def lifeline_closed(lifeline: Connection, seconds: float | None = 0.0) -> bool:
         return lifeline.poll(seconds)
     except (EOFError, OSError):
         return True
+
+
+class WorkerPool:
+    """A process pool (forkserver) whose processes end with this one, even when it is killed:
+    a pool's idle workers would otherwise wait for work forever. Ctrl-C is left to this process,
+    which stops the pool."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        preload: Sequence[str] = (),
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
+        context = multiprocessing.get_context("forkserver")
+        if preload:
+            context.set_forkserver_preload(list(preload))
+        lifeline, self._lifeline = context.Pipe(duplex=False)  # we hold the end that closes
+        self.executor = ProcessPoolExecutor(
+            count,
+            mp_context=context,
+            initializer=_start_pool_worker,
+            initargs=(lifeline, initializer, initargs),
+        )
+
+    def close(self) -> None:
+        self.executor.shutdown(cancel_futures=True)
+        self._lifeline.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _start_pool_worker(
+    lifeline: Connection, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_closed, args=(lifeline,), daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _exit_when_closed(lifeline: Connection) -> None:
+    lifeline_closed(lifeline, None)
+    os._exit(1)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +22,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_session_to_end(session: int, seconds: float = 10.0) -> None:
+    """After its leader was killed, every process of the session (a process pool, a forkserver)
+    must go too: fail, and clean up, if any is left."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(session, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.killpg(session, signal.SIGKILL)
+    raise AssertionError("processes of the killed command outlived it")
 
 
 def postgres_bindir() -> Path | None:

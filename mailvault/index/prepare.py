@@ -8,20 +8,16 @@ touches the index; the workers only read the archive.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing.connection import Connection
+from concurrent.futures import Future
 from types import TracebackType
 
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
 from mailvault.index.document import IndexDocument, load_documents
 from mailvault.index.fields import field_tokens
-from mailvault.workers import lifeline_closed
+from mailvault.workers import WorkerPool
 
 # Batches a catch-up must have ahead of it before a pool is worth starting.
 BATCHES_FOR_WORKERS = 4
@@ -40,17 +36,9 @@ def analysed(documents: list[IndexDocument]) -> list[IndexDocument]:
     return documents
 
 
-def _open_archive(settings: Settings, lifeline: Connection) -> None:
+def _open_archive(settings: Settings) -> None:
     global _archive
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle: it stops the pool
-    # A pool's workers wait for work forever, even once the writer is killed: the lifeline ends them.
-    threading.Thread(target=_exit_when_closed, args=(lifeline,), daemon=True).start()
     _archive = Archive(settings)
-
-
-def _exit_when_closed(lifeline: Connection) -> None:
-    lifeline_closed(lifeline, None)
-    os._exit(1)
 
 
 def _prepare(archive_ids: Sequence[int], with_tokens: bool) -> list[IndexDocument]:
@@ -66,18 +54,13 @@ class Preparer:
     def __init__(self, settings: Settings, *, with_tokens: bool, workers: int | None = None) -> None:
         self.with_tokens = with_tokens
         self.workers = workers or worker_count(settings)
-        context = multiprocessing.get_context("forkserver")
-        lifeline, self._lifeline = context.Pipe(duplex=False)  # we hold the end that closes
-        self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_open_archive, initargs=(settings, lifeline)
-        )
+        self._pool = WorkerPool(self.workers, initializer=_open_archive, initargs=(settings,))
 
     def submit(self, archive_ids: Sequence[int]) -> Future[list[IndexDocument]]:
-        return self._pool.submit(_prepare, list(archive_ids), self.with_tokens)
+        return self._pool.executor.submit(_prepare, list(archive_ids), self.with_tokens)
 
     def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
-        self._lifeline.close()
+        self._pool.close()
 
     def __enter__(self) -> Preparer:
         return self

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests.mailfactory import make_message
+from tests.servers import wait_for_session_to_end
 
 COUNT = 400
 
@@ -24,7 +25,8 @@ def test_sigkill_mid_import_then_rerun(tmp_path: Path) -> None:
             raw = make_message(subject=f"PI-{n}", body=("报价明细 " * 50 + "\n") * 20)
             handle.write(raw.replace(b"\r\n", b"\n") + b"\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILVAULT_")}
-    env |= {"MAILVAULT_INGEST__BATCH_SIZE": "10", "MAILVAULT_INGEST__PARSE_WORKERS": "1"}
+    # Two parse workers: killed, the import must not leave its process pool behind.
+    env |= {"MAILVAULT_INGEST__BATCH_SIZE": "10", "MAILVAULT_INGEST__PARSE_WORKERS": "2"}
     command = [
         sys.executable,
         "-m",
@@ -36,7 +38,7 @@ def test_sigkill_mid_import_then_rerun(tmp_path: Path) -> None:
     ]
     database = tmp_path / "data" / "mailvault.sqlite3"
 
-    victim = subprocess.Popen([*command, "import", "mbox", str(mbox)], env=env)
+    victim = subprocess.Popen([*command, "import", "mbox", str(mbox)], env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     committed = 0
     while committed < 30 and time.monotonic() < deadline and victim.poll() is None:
@@ -44,6 +46,7 @@ def test_sigkill_mid_import_then_rerun(tmp_path: Path) -> None:
         committed = _count_messages(database)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
+    wait_for_session_to_end(victim.pid)
     assert 0 < committed < COUNT, "the import must be killed part-way for this test to mean anything"
 
     rerun = subprocess.run(

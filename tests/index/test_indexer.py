@@ -26,6 +26,7 @@ from mailvault.index.indexer import Position, current_dir
 from mailvault.index.query import parse
 from tests.index.agreement import assert_index_agrees, hits
 from tests.mailfactory import make_message
+from tests.servers import wait_for_session_to_end
 
 
 def archive_messages(archive: Archive, count: int, start: int = 0) -> list[int]:
@@ -76,7 +77,7 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
-        _wait_for_session_to_end(process.pid)
+        wait_for_session_to_end(process.pid)
     assert kills == 2, "the indexer finished before it could be killed: give it more to do"
     directory = current_dir(settings.resolved_index_dir)
     assert directory is not None
@@ -87,18 +88,6 @@ def test_killed_mid_commit_the_indexer_catches_up_exactly(tmp_path: Path, settin
         manage.update(settings, archive)
         assert_index_agrees(settings, archive)
     assert hits(settings, "Q00599") == 1
-
-
-def _wait_for_session_to_end(session: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(session, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.killpg(session, signal.SIGKILL)
-    raise AssertionError("processes of the killed indexer outlived it")
 
 
 def _with_index(settings: Settings, **changes: object) -> Settings:
