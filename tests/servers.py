@@ -38,6 +38,20 @@ def wait_for_session_to_end(session: int, seconds: float = 10.0) -> None:
     raise AssertionError("processes of the killed command outlived it")
 
 
+def self_signed_certificate(folder: Path, name: str = "mx.test") -> tuple[Path, Path]:
+    """A throwaway certificate and key (openssl), for servers under test that speak TLS."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 def postgres_bindir() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
     return found[0].parent if found else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,33 +14,12 @@ from mailvault.archive.models import Source
 from mailvault.gateway.auth import set_password
 from tests.gateway.conftest import gateway_settings, running
 from tests.mailfactory import make_message
+from tests.servers import self_signed_certificate
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mx.test",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def client_context() -> ssl.SSLContext:

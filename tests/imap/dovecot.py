@@ -26,7 +26,7 @@ instance_name = {instance}
 protocols = imap
 shutdown_clients = yes
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{base}/mail/%u/Maildir
@@ -50,7 +50,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -84,9 +85,11 @@ def dovecot_installed() -> bool:
 
 
 class Dovecot:
-    def __init__(self) -> None:
+    def __init__(self, *, tls: tuple[Path, Path] | None = None) -> None:
+        """With `tls` (certificate, key): STARTTLS on the IMAP port and TLS on `tls_port`."""
         self.base = Path(tempfile.mkdtemp(prefix="mailvault-dovecot-"))
         self.port = free_port()
+        self.tls_port = free_port() if tls else 0
         self.config = self.base / "dovecot.conf"
         self.instance = f"mailvault-test-{self.port}"
         self._names = itertools.count(1)
@@ -112,6 +115,8 @@ class Dovecot:
                 users=users,
                 services=services,
                 password=PASSWORD,
+                tls_port=self.tls_port,
+                ssl=f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}" if tls else "ssl = no",
             )
         )
 

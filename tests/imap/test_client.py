@@ -15,6 +15,7 @@ from mailvault.imapsync.client import (
     ImapAuthError,
     ImapConnectionError,
     ImapSession,
+    Security,
     _FetchCommand,
     _Protocol,
     uid_set,
@@ -188,3 +189,30 @@ def test_a_response_reads_the_same_however_tcp_splits_it(cuts: list[int]) -> Non
         (8, b"", ()),
         (9, b"(((()", ("\\Seen",)),
     ]
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_tls_and_starttls_sessions_read_mail(tls_dovecot: Dovecot, security: Security) -> None:
+    user = tls_dovecot.add_user()
+    tls_dovecot.deliver(user, "INBOX", [small(1)])
+    port = tls_dovecot.tls_port if security == "tls" else tls_dovecot.port
+
+    async def run() -> bytes:
+        endpoint = Endpoint("127.0.0.1", port, security, timeout=10, verify_tls=False)  # self-signed
+        session = await ImapSession.connect(endpoint)
+        try:
+            await session.login(user, PASSWORD)
+            await session.examine("INBOX")
+            [item] = await session.fetch([1], "(UID BODY.PEEK[])")
+            return item.sections["BODY[]"]
+        finally:
+            await session.logout()
+
+    assert asyncio.run(run()) == small(1)
+
+
+def test_an_untrusted_certificate_is_refused_in_one_line(tls_dovecot: Dovecot) -> None:
+    endpoint = Endpoint("127.0.0.1", tls_dovecot.tls_port, "tls", timeout=10)
+    with pytest.raises(ImapConnectionError, match="not trusted") as caught:
+        asyncio.run(ImapSession.connect(endpoint))
+    assert "\n" not in str(caught.value)
