@@ -4,6 +4,7 @@ deletions and moves recorded, clear failures."""
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import json
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from mailvault.imapsync.responses import FetchItem
 from mailvault.imapsync.state import AccountSpec
 from tests.conftest import make_settings
 from tests.imap.dovecot import PASSWORD, Dovecot
-from tests.imap.proxy import CuttingProxy
+from tests.imap.proxy import CuttingProxy, UnsafeLoginProxy
 from tests.index.agreement import assert_index_agrees, hits
 from tests.mailfactory import make_message, raw_message
 
@@ -388,3 +389,22 @@ def test_a_throttled_fetch_is_retried_after_a_pause(
 )
 def test_throttling_replies_are_told_from_failures(reply: str, throttled: bool) -> None:
     assert bool(client._THROTTLED.search(reply)) is throttled
+
+
+def test_the_id_command_opens_folders_at_netease(dovecot: Dovecot, settings: Settings) -> None:
+    """163/126/yeah.net refuse SELECT and EXAMINE ("Unsafe Login") until the client sends ID."""
+    user = dovecot.add_user()
+    dovecot.deliver(user, "INBOX", [numbered(1)])
+    proxy = UnsafeLoginProxy(dovecot.port)
+    try:
+        plain = imaplib.IMAP4("127.0.0.1", proxy.port)
+        plain.login(user, PASSWORD)
+        status, reply = plain.select("INBOX", readonly=True)
+        plain.logout()
+        assert (status, proxy.refused) == ("NO", 1), "the proxy must refuse a client without ID"
+        assert b"Unsafe Login" in (reply[0] or b"")
+
+        summary = sync(settings, spec_for(user, proxy.port))
+    finally:
+        proxy.close()
+    assert (summary.counts.new, summary.incomplete, proxy.refused) == (1, [], 1)
