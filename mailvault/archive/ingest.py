@@ -22,7 +22,7 @@ from sqlalchemy import Table, exc, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from mailvault.archive.arrival import Arrival, utcnow
+from mailvault.archive.arrival import Arrival, SourceInfo, utcnow
 from mailvault.archive.blobs import BlobStore, sha256_of
 from mailvault.archive.db import Database
 from mailvault.archive.direction import classify
@@ -113,6 +113,32 @@ class Ingestor:
     def ingest_many(self, arrivals: Sequence[Arrival]) -> list[IngestResult]:
         """Archive every arrival; when this returns, all of them are durable."""
         return self.finish(self.submit(arrivals))
+
+    def record_known(self, arrivals: Sequence[tuple[SourceInfo, str]]) -> list[IngestResult | None]:
+        """Record arrivals of bytes the archive holds already, identified without reading them
+        again (a source matched them to a stored copy: the IMAP import, by Message-ID and size
+        within one mailbox). A sha256 the archive does not hold gives None: fetch and ingest it."""
+        if not arrivals:
+            return []
+        with self.db.writing() as session:
+            blob_ids = _existing(session, Blob.sha256, {sha for _, sha in arrivals}, Blob.archive_id)
+            items = [_Item(Arrival(b"", source), sha, source.key(sha)) for source, sha in arrivals]
+            known = _existing(session, Source.source_key, {i.source_key for i in items})
+            rows: list[dict[str, Any]] = []
+            results: list[IngestResult | None] = []
+            for item in items:
+                archive_id = blob_ids.get(item.sha256)
+                if archive_id is None:
+                    results.append(None)
+                    continue
+                outcome = Outcome.KNOWN if item.source_key in known else Outcome.DUPLICATE
+                if outcome is Outcome.DUPLICATE:
+                    known[item.source_key] = archive_id
+                    rows.append(_source_row(item, archive_id))
+                results.append(IngestResult(archive_id, item.sha256, outcome, None))
+            if rows:
+                session.execute(insert(_SOURCES), rows)
+        return results
 
     def submit(self, arrivals: Sequence[Arrival]) -> Pending:
         """Hash the arrivals and start parsing those whose bytes the archive does not hold."""

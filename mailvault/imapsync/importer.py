@@ -39,6 +39,7 @@ from mailvault.imapsync.client import (
 from mailvault.imapsync.providers import by_key
 from mailvault.imapsync.responses import FetchItem, Folder
 from mailvault.imapsync.state import AccountSpec, Epoch
+from mailvault.mime.headers import parse_message_id
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ BACKOFF_BASE = 1.0  # seconds before the first reconnection; doubles, with jitte
 _SIZES_AT_ONCE = 2000  # UIDs per RFC822.SIZE fetch (about 60 KB of response)
 _WINDOWS_AHEAD = 3  # downloaded windows waiting for the archive, at most (bounds memory)
 _SESSION_FLAGS = {"\\recent"}  # flags that describe the session, not the message
+# What identifies a message before it is downloaded (and the flags its location records).
+_IDENTITY = "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
 
 
 @dataclass(slots=True)
@@ -104,6 +107,7 @@ class _Window:
     checkpoint: int  # the folder's checkpoint once this window is durable
     failed: dict[int, str]
     cleared: list[int]
+    known: list[tuple[SourceInfo, str]]  # locations of bytes already stored (sha256), not downloaded
 
 
 class AccountSync:
@@ -294,10 +298,17 @@ class AccountSync:
         *,
         advance: bool,
     ) -> None:
-        """Fetch these UIDs (their sizes first, then bodies in windows) and queue them."""
+        """Fetch these UIDs (what identifies them first, then bodies in windows) and queue them.
+        A message whose Message-ID, size and INTERNALDATE match a copy already imported from this
+        mailbox (moved to another folder, a Gmail label, a renumbered folder) is recorded as
+        another location of those bytes without being downloaded again."""
         if not uids:
             return
-        sizes = {i.uid: i.size or 0 for i in await session.fetch(uids, "(UID RFC822.SIZE)") if i.uid}
+        heads = {i.uid: i for i in await session.fetch(uids, _IDENTITY) if i.uid is not None}
+        sizes = {uid: item.size or 0 for uid, item in heads.items()}
+        stored = state.stored_copies(
+            self.archive.db, self.spec.name, {u: _identity(i) for u, i in heads.items()}
+        )
         limit = self.settings.ingest.max_message_size
         for window in _windows(
             uids, sizes, self.settings.imap.window_messages, self.settings.imap.window_bytes
@@ -305,17 +316,20 @@ class AccountSync:
             failed = {
                 uid: f"larger than [ingest] max_message_size ({sizes[uid]:,} > {limit:,} bytes)"
                 for uid in window
-                if sizes.get(uid, 0) > limit
+                if sizes.get(uid, 0) > limit and uid not in stored
             }
-            wanted = [uid for uid in window if uid in sizes and uid not in failed]
+            known = [(self._source(plan, heads[uid]), stored[uid]) for uid in window if uid in stored]
+            wanted = [uid for uid in window if uid in sizes and uid not in failed and uid not in stored]
             items, fetch_failed = await self._bodies(session, wanted)
             failed |= fetch_failed
-            arrivals = [self._arrival(plan, item) for item in items]
-            fetched = {item.uid for item in items if item.uid is not None}
+            arrivals = [Arrival(item.sections["BODY[]"], self._source(plan, item)) for item in items]
+            fetched = {item.uid for item in items if item.uid is not None} | {
+                uid for uid in window if uid in stored
+            }
             self.summary.gone += sum(1 for uid in window if uid not in fetched and uid not in failed)
             checkpoint = window[-1] if advance else plan.epoch.checkpoint_uid
             cleared = [] if advance else sorted(fetched)
-            await queue.put(_Window(plan, arrivals, checkpoint, failed, cleared))
+            await queue.put(_Window(plan, arrivals, checkpoint, failed, cleared, known))
             if advance:
                 plan.handed_over += len(window)
 
@@ -337,10 +351,10 @@ class AccountSync:
         complete = [i for i in items if i.uid is not None and "BODY[]" in i.sections]
         return complete, {}
 
-    def _arrival(self, plan: _Plan, item: FetchItem) -> Arrival:
+    def _source(self, plan: _Plan, item: FetchItem) -> SourceInfo:
         flags = " ".join(f for f in item.flags if f.lower() not in _SESSION_FLAGS)
         detail = {"internaldate": item.internaldate.isoformat()} if item.internaldate else {}
-        source = SourceInfo(
+        return SourceInfo(
             kind=SourceKind.IMAP,
             origin=self.spec.name,
             folder=plan.folder.display,
@@ -350,7 +364,6 @@ class AccountSync:
             flags=flags,
             detail=detail,
         )
-        return Arrival(item.sections["BODY[]"], source)
 
     async def _archive_windows(self, queue: asyncio.Queue[_Window | None]) -> None:
         """The one consumer: each window through ingest (parsing the next while the previous is
@@ -368,6 +381,13 @@ class AccountSync:
     def _finish(self, window: _Window, pending: Pending) -> None:
         results = self.archive.ingestor.finish(pending)
         size = sum(len(a.raw) for a in window.arrivals)
+        for (source, _), recorded in zip(
+            window.known, self.archive.ingestor.record_known(window.known), strict=True
+        ):
+            if recorded is None:  # cannot happen while nothing deletes blobs: fetch it next sync
+                window.failed[source.uid or 0] = "its matched copy is no longer stored"
+            else:
+                results.append(recorded)
         for result in results:
             self.summary.counts.count(result)
         self.summary.counts.bytes += size
@@ -406,3 +426,14 @@ def _windows(uids: list[int], sizes: dict[int, int], count: int, size: int) -> I
         total += length
     if window:
         yield window
+
+
+def _identity(item: FetchItem) -> tuple[str, int, str] | None:
+    """(Message-ID, size, INTERNALDATE): the same in every folder a message is moved or copied to
+    (RFC 3501 keeps INTERNALDATE on COPY), and after a server renumbers a folder."""
+    header = item.sections.get("BODY[HEADER.FIELDS (MESSAGE-ID)]", b"")
+    name, _, value = header.decode("utf-8", "replace").partition(":")
+    message_id = parse_message_id(value) if name.strip().lower() == "message-id" else None
+    if not message_id or item.size is None or item.internaldate is None:
+        return None
+    return message_id, item.size, item.internaldate.isoformat()

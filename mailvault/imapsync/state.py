@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailvault.archive.arrival import utcnow
 from mailvault.archive.db import Database
-from mailvault.archive.models import ImapAccount, ImapFolder, Source, SourceKind, VanishedHow
+from mailvault.archive.models import Blob, ImapAccount, ImapFolder, Message, Source, SourceKind, VanishedHow
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +233,30 @@ def account_synced(db: Database, account_id: int, error: str | None, *, stop: bo
         account.last_sync_at = utcnow()
         account.last_error = error
         account.stopped_at = utcnow() if stop else None
+
+
+def stored_copies(
+    db: Database, origin: str, identities: dict[int, tuple[str, int, str] | None]
+) -> dict[int, str]:
+    """UID -> sha256 of a copy imported from this account before with the same Message-ID, size
+    and INTERNALDATE (bytes the archive holds: no need to download them again)."""
+    wanted = {uid: key for uid, key in identities.items() if key is not None}
+    if not wanted:
+        return {}
+    found: dict[tuple[str, int, str], str] = {}
+    with db.reading() as session:
+        rows = session.execute(
+            select(Message.message_id, Blob.size, Source.detail, Source.sha256)
+            .join(Blob, Blob.sha256 == Source.sha256)
+            .join(Message, Message.archive_id == Source.archive_id)
+            .where(
+                Source.kind == SourceKind.IMAP.value,
+                Source.origin == origin,
+                Message.message_id.in_({key[0] for key in wanted.values()}),
+            )
+        )
+        for message_id, size, detail, sha256 in rows:
+            internaldate = (detail or {}).get("internaldate")
+            if message_id and internaldate:
+                found.setdefault((message_id, size, internaldate), sha256)
+    return {uid: found[key] for uid, key in wanted.items() if key in found}

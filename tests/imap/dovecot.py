@@ -206,6 +206,20 @@ class Dovecot:
             target.write_bytes(raw)
             os.chown(target, self.uid, self.gid)
 
+    def bodies_sent(self, user: str) -> list[int]:
+        """Messages whose body the server sent, per finished session of `user` (from its log)."""
+        counts = []
+        for line in self.log_lines():
+            if f"imap({user})" in line and "Disconnected" in line and "body_count=" in line:
+                counts.append(int(line.split("body_count=")[1].split()[0]))
+        return counts
+
+    def log_lines(self) -> list[str]:
+        try:
+            return (self.base / "dovecot.log").read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
     def doveadm(self, *args: str) -> str:
         result = subprocess.run(
             ["doveadm", "-c", str(self.config), *args], check=True, capture_output=True, text=True

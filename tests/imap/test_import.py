@@ -180,6 +180,8 @@ def test_a_uidvalidity_change_starts_a_new_epoch_and_loses_nothing(
     after = sync(settings, spec)
     assert after.counts.new == 0
     assert after.counts.duplicates == 5  # the same bytes under their new UIDs: recorded, not stored again
+    # ...and not downloaded again: matched by Message-ID, size and INTERNALDATE.
+    assert dovecot.bodies_sent(user) == [5, 0]
     sources = imap_sources(settings)
     assert (
         sorted((s.uidvalidity == 4242, s.vanished_how) for s in sources)
@@ -204,6 +206,7 @@ def test_deleted_and_moved_messages_are_recorded_and_stay_readable(
 
     summary = sync(settings, spec)
     assert (summary.deleted, summary.moved) == (2, 1)
+    assert (summary.counts.duplicates, dovecot.bodies_sent(user)[-1]) == (1, 0)  # the move: not downloaded
     vanished = {s.uid: (s.vanished_how, s.moved_to) for s in imap_sources(settings) if s.vanished_at}
     assert vanished == {1: ("deleted", None), 2: ("deleted", None), 3: ("moved", "Archive")}
     with Archive(settings) as archive:
