@@ -26,6 +26,7 @@ from mailvault.archive.ingest import Pending
 from mailvault.archive.models import SourceKind
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
+from mailvault.errors import ImapSyncError
 from mailvault.fileimport.runner import ImportSummary
 from mailvault.imapsync import state
 from mailvault.imapsync.client import (
@@ -149,6 +150,10 @@ class AccountSync:
             plans, vanished = await self._plan(session)
             self.listener.planned(sum(len(p.new) + len(p.retry) for p in plans))
             await self._transfer(session, plans)
+        except ImapSyncError as exc:
+            # Recorded, so the scheduler waits before the next attempt instead of retrying at once.
+            state.account_synced(db, self._account_id, str(exc))
+            raise
         finally:
             await session.logout()
         complete = not self.summary.incomplete

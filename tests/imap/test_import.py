@@ -277,6 +277,10 @@ def test_the_server_stopped_mid_sync_loses_nothing(
 
     with pytest.raises(ImapConnectionError):
         sync(settings, spec, StopAfterFirstWindow())
+    with Archive(settings) as archive, archive.db.reading() as session:
+        account = session.scalars(select(ImapAccount)).one()
+        assert account.last_error is not None  # the scheduler waits before trying again
+        assert account.stopped_at is None  # not a password problem: not stopped
     stored = message_count(settings)
     assert 0 < stored < 400
     own_dovecot.start()
