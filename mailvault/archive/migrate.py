@@ -96,7 +96,14 @@ def _migration_lock(db: Database) -> Iterator[None]:
 def ensure_schema(db: Database, *, create: bool = True) -> None:
     """Create the schema in an empty database; refuse to run against an old or unknown one."""
     head = head_revision(db)
-    current = current_revision(db)
+    if db.is_sqlite:
+        # The first connection to a new SQLite file turns it to WAL, and that does not wait for a
+        # migration another thread or process is running ("database is locked"): look under the
+        # migration lock (a local file lock, cheap).
+        with db.translate_errors(), _migration_lock(db):
+            current = current_revision(db)
+    else:
+        current = current_revision(db)
     if current is None and create:
         # Decide under the lock: another process may be creating the schema right now.
         with db.translate_errors(), _migration_lock(db):

@@ -65,7 +65,9 @@ def test_concurrent_first_opens_create_the_schema_once(database_url: str) -> Non
         finally:
             db.dispose()
 
-    with ThreadPoolExecutor(4) as pool:
-        revisions = list(pool.map(open_and_check, range(4)))
+    # Eight at once: with four, SQLite's "database is locked" on a first open showed once in a
+    # few hundred runs; with eight, in about one in thirteen (before the fix in ensure_schema).
+    with ThreadPoolExecutor(8) as pool:
+        revisions = list(pool.map(open_and_check, range(8)))
     head = migrate.head_revision(Database(database_url))
-    assert revisions == [head] * 4
+    assert revisions == [head] * 8
