@@ -211,7 +211,6 @@ class ImapSession:
     def __init__(self, client: _Client, endpoint: Endpoint) -> None:
         self._client = client
         self.endpoint = endpoint
-        self.selected: str | None = None
         self._broken = False
 
     @classmethod
@@ -275,7 +274,6 @@ class ImapSession:
             f"EXAMINE {folder}",
         )
         self._client.protocol.state = aioimaplib.SELECTED
-        self.selected = folder
         try:
             return parse_status(response.lines)
         except ValueError as exc:

@@ -47,7 +47,6 @@ class Epoch:
     uidvalidity: int
     checkpoint_uid: int
     failed: dict[int, str]
-    fresh: bool  # created by this run (a new folder, or a new UIDVALIDITY)
 
 
 def account_row(db: Database, spec: AccountSpec) -> int:
@@ -77,7 +76,6 @@ def epoch_for(db: Database, account_id: int, origin: str, name: str, display: st
                 ImapFolder.uidvalidity == uidvalidity,
             )
         )
-        fresh = row is None
         if row is None:
             ended = session.scalars(
                 select(ImapFolder).where(
@@ -110,7 +108,6 @@ def epoch_for(db: Database, account_id: int, origin: str, name: str, display: st
             row.uidvalidity,
             row.checkpoint_uid,
             {int(uid): reason for uid, reason in (row.failed or {}).items()},
-            fresh,
         )
 
 
@@ -212,9 +209,7 @@ def open_epochs(db: Database, account_id: int) -> list[Epoch]:
         rows = session.scalars(
             select(ImapFolder).where(ImapFolder.account_id == account_id, ImapFolder.ended_at.is_(None))
         ).all()
-        return [
-            Epoch(r.folder_id, r.name, r.display, r.uidvalidity, r.checkpoint_uid, {}, False) for r in rows
-        ]
+        return [Epoch(r.folder_id, r.name, r.display, r.uidvalidity, r.checkpoint_uid, {}) for r in rows]
 
 
 def end_epoch(db: Database, folder_id: int) -> None:
