@@ -4,7 +4,6 @@ accounts stopped on a rejected password, no secret in any log."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,38 +15,16 @@ from sqlalchemy import func, select
 from mailvault.archive.models import ImapAccount, Message
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
+from tests.imap.cli import mailvault, write_config
 from tests.imap.dovecot import PASSWORD, Dovecot
 from tests.imap.test_import import numbered
 from tests.servers import free_port
 
 
-def _config(settings: Settings, tmp_path: Path, extra: str = "") -> Path:
-    config = tmp_path / "mailvault.toml"
-    config.write_text(
-        f'[archive]\ndata_dir = "{settings.archive.data_dir}"\n'
-        f'database_url = "{settings.archive.resolved_database_url}"\n'
-        f'company_domains = ["huaqiang-elec.com.cn"]\n[ingest]\nparse_workers = 1\n{extra}'
-    )
-    return config
-
-
-def _mailvault(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "mailvault", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": os.environ["PATH"]},
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
 def _add(
     config: Path, dovecot: Dovecot, user: str, password_file: Path, *more: str
 ) -> subprocess.CompletedProcess[str]:
-    return _mailvault(
+    return mailvault(
         config,
         "accounts",
         "add",
@@ -77,7 +54,7 @@ def test_a_registered_account_is_synced_with_its_encrypted_password(
 ) -> None:
     user = dovecot.add_user()
     dovecot.deliver(user, "INBOX", [numbered(n) for n in range(4)])
-    config = _config(settings, tmp_path, '[log]\nlevel = "DEBUG"\n')
+    config = write_config(settings, tmp_path, '[log]\nlevel = "DEBUG"\n')
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD + "\n")
 
@@ -90,15 +67,15 @@ def test_a_registered_account_is_synced_with_its_encrypted_password(
     key_file = settings.archive.data_dir / "secrets" / "imap.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
 
-    synced = _mailvault(config, "accounts", "sync")
+    synced = mailvault(config, "accounts", "sync")
     assert _messages(settings) == 4
     for output in (added.stderr, synced.stderr, synced.stdout):
         assert PASSWORD not in output  # DEBUG logging included
 
-    [listed] = json.loads(_mailvault(config, "accounts", "list", "--json").stdout)
+    [listed] = json.loads(mailvault(config, "accounts", "list", "--json").stdout)
     assert (listed["registered"], listed["interval_seconds"], listed["messages"]) == (True, 600, 4)
 
-    _mailvault(config, "accounts", "remove", listed["name"])
+    mailvault(config, "accounts", "remove", listed["name"])
     with Archive(settings) as archive, archive.db.reading() as session:
         account = session.scalars(select(ImapAccount)).one()
         assert (account.registered, account.secret) == (False, None)
@@ -109,7 +86,7 @@ def test_a_wrong_password_is_refused_when_adding(
     dovecot: Dovecot, settings: Settings, tmp_path: Path
 ) -> None:
     user = dovecot.add_user()
-    config = _config(settings, tmp_path)
+    config = write_config(settings, tmp_path)
     password_file = tmp_path / "password"
     password_file.write_text("wrong\n")
     result = _add(config, dovecot, user, password_file)
@@ -123,7 +100,7 @@ def test_sync_once_syncs_due_accounts_and_stops_one_whose_password_is_rejected(
 ) -> None:
     good, bad = dovecot.add_user(), dovecot.add_user()
     dovecot.deliver(good, "INBOX", [numbered(1)])
-    config = _config(settings, tmp_path)
+    config = write_config(settings, tmp_path)
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD)
     assert _add(config, dovecot, good, password_file).returncode == 0
@@ -131,20 +108,20 @@ def test_sync_once_syncs_due_accounts_and_stops_one_whose_password_is_rejected(
     # The password changes at the provider (the employee changed it): stored one is now wrong.
     wrong = tmp_path / "wrong"
     wrong.write_text("changed")
-    _mailvault(config, "accounts", "passwd", f"{bad}@127.0.0.1", "--password-file", str(wrong))
+    mailvault(config, "accounts", "passwd", f"{bad}@127.0.0.1", "--password-file", str(wrong))
 
-    first = _mailvault(config, "sync", "--once", check=False)
+    first = mailvault(config, "sync", "--once", check=False)
     assert first.returncode == 2
     assert _messages(settings) == 1
-    listed = {a["name"]: a for a in json.loads(_mailvault(config, "accounts", "list", "--json").stdout)}
+    listed = {a["name"]: a for a in json.loads(mailvault(config, "accounts", "list", "--json").stdout)}
     assert listed[f"{bad}@127.0.0.1"]["stopped"] is True
     assert listed[f"{good}@127.0.0.1"]["stopped"] is False
 
-    second = _mailvault(config, "sync", "--once")  # nothing due, the stopped one is left alone
+    second = mailvault(config, "sync", "--once")  # nothing due, the stopped one is left alone
     assert second.stdout == ""
 
-    _mailvault(config, "accounts", "passwd", f"{bad}@127.0.0.1", "--password-file", str(password_file))
-    listed = {a["name"]: a for a in json.loads(_mailvault(config, "accounts", "list", "--json").stdout)}
+    mailvault(config, "accounts", "passwd", f"{bad}@127.0.0.1", "--password-file", str(password_file))
+    listed = {a["name"]: a for a in json.loads(mailvault(config, "accounts", "list", "--json").stdout)}
     assert listed[f"{bad}@127.0.0.1"]["stopped"] is False
 
 
@@ -152,7 +129,7 @@ def test_serve_syncs_registered_accounts(dovecot: Dovecot, settings: Settings, t
     user = dovecot.add_user()
     dovecot.deliver(user, "INBOX", [numbered(n) for n in range(3)])
     smtp = f'[smtp]\nlisteners = [{{ address = "127.0.0.1", port = {free_port()} }}]\n'
-    config = _config(settings, tmp_path, smtp)
+    config = write_config(settings, tmp_path, smtp)
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD)
     assert _add(config, dovecot, user, password_file).returncode == 0

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from mailvault.imapsync.importer import AccountSync, SyncSummary
 from mailvault.imapsync.responses import FetchItem
 from mailvault.imapsync.state import AccountSpec
 from tests.conftest import make_settings
+from tests.imap.cli import mailvault, write_config
 from tests.imap.dovecot import PASSWORD, Dovecot
 from tests.imap.proxy import CuttingProxy, UnsafeLoginProxy
 from tests.index.agreement import assert_index_agrees, hits
@@ -214,7 +213,8 @@ def test_deleted_and_moved_messages_are_recorded_and_stay_readable(
         for source in imap_sources(settings):
             assert archive.blobs.get(source.sha256)  # every copy still readable
 
-    report = _cli(settings, tmp_path, "report", "deletions", "--owner", spec.owner, "--json")
+    config = write_config(settings, tmp_path)
+    report = mailvault(config, "report", "deletions", "--owner", spec.owner, "--json")
     rows = json.loads(report.stdout)
     assert sorted((r["uid"], r["how"], r["moved_to"]) for r in rows) == [
         (1, "deleted", None),
@@ -235,9 +235,8 @@ def test_a_wrong_password_stops_with_one_line(dovecot: Dovecot, settings: Settin
 
     password_file = tmp_path / "password"
     password_file.write_text("wrong\n")
-    result = _cli(
-        settings,
-        tmp_path,
+    result = mailvault(
+        write_config(settings, tmp_path, '[log]\nlevel = "WARNING"\n'),
         "import",
         "imap",
         "--host",
@@ -339,26 +338,6 @@ def test_an_mbox_or_maildir_export_of_the_mailbox_adds_nothing(
     assert (from_mbox.messages, from_mbox.new) == (9, 0)
     assert (from_maildir.messages, from_maildir.new) == (9, 0)
     assert message_count(settings) == 9
-
-
-def _cli(
-    settings: Settings, tmp_path: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    config = tmp_path / "cli.toml"
-    config.write_text(
-        f'[archive]\ndata_dir = "{settings.archive.data_dir}"\n'
-        f'database_url = "{settings.archive.resolved_database_url}"\n[log]\nlevel = "WARNING"\n'
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "mailvault", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin"},
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_a_throttled_fetch_is_retried_after_a_pause(
