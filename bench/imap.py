@@ -72,6 +72,7 @@ class Run:
     bytes: int
     seconds: float
     peak_rss: int = 0
+    secured_seconds: float = 0.0  # mailvault only: until all was durable and checkpointed
 
     @property
     def rate(self) -> float:
@@ -157,6 +158,9 @@ def mailvault_import(port: int, user: str, work: Path, mailvault: list[str]) -> 
         raise SystemExit(f"bench: mailvault import imap failed: {errors.read_text()[-2000:]}")
     summary = json.loads(output.read_text())
     run = Run("mailvault import imap", int(summary["messages"]), int(summary["bytes"]), seconds)
+    # Secured: every message durable in the import journal and its checkpoint moved (what an
+    # interrupted import keeps), measured on the same clock: the command's start-up included.
+    run.secured_seconds = seconds - float(summary["seconds"]) + float(summary["secured_seconds"])
     # KiB on Linux; wait4 reports the largest of the importer and the processes it waited for
     # (its forkserver, and through it the parse workers), not the main process alone.
     run.peak_rss = int(usage.ru_maxrss) * 1024
@@ -235,15 +239,20 @@ def report(results: dict[str, Any]) -> None:
                 f"  {r['tool']:<26}{r['seconds']:>8.1f} s {r['rate']:>10,.0f} msg/s "
                 f"{r['mb_per_s']:>8.2f} MB/s"
             )
-        ours = runs["mailvault import imap"]["rate"]
+        ours = runs["mailvault import imap"]
         anchor = runs["mbsync (default fsync)"]["rate"]
         ceiling = runs["imaplib (download only)"]["rate"]
+        secured = ours["messages"] / ours["secured_seconds"] if ours["secured_seconds"] else 0.0
         print(
-            f"  mailvault / mbsync: {ours / anchor:.2f}x (target >= {TARGET_RATIO}); "
-            f"mailvault / imaplib: {ours / ceiling:.2f}x"
+            f"  {'  of which secured':<26}{ours['secured_seconds']:>8.1f} s {secured:>10,.0f} msg/s "
+            "(durable in the import journal, checkpoint moved)"
         )
-        if label == "4 KB":
-            print(f"  mailvault: {ours:,.0f} msg/s (target >= {TARGET_RATE_4K:,.0f})")
+        for what, rate in (("archived (end to end)", ours["rate"]), ("secured", secured)):
+            print(
+                f"  mailvault {what} / mbsync: {rate / anchor:.2f}x (target >= {TARGET_RATIO}); "
+                f"/ imaplib: {rate / ceiling:.2f}x"
+                + (f"; {rate:,.0f} msg/s (target >= {TARGET_RATE_4K:,.0f})" if label == "4 KB" else "")
+            )
     memory = results["memory"]
     print(
         "\npeak RSS of `mailvault import imap`, largest process of its tree (wait4): "

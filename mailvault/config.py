@@ -209,6 +209,17 @@ class ImapSettings(_Section):
     retries: int = Field(
         5, ge=0, le=50, description="Reconnections after a dropped connection or timeout, per sync run."
     )
+    journal_dir: Path | None = Field(
+        None,
+        description="Folder of the import journals: downloaded mail is fsynced there before a folder's "
+        "checkpoint moves, then archived; unset means <data_dir>/imap-journal.",
+    )
+    journal_backlog: int = Field(
+        1024 * 1024 * 1024,
+        ge=16 * 1024 * 1024,
+        description="Bytes of journaled mail waiting to be archived, at most: downloading pauses above it "
+        "(bounds the disk the journal takes while the archive catches up).",
+    )
 
 
 class LogSettings(_Section):
@@ -238,6 +249,10 @@ class Settings(BaseSettings):
     @property
     def resolved_index_dir(self) -> Path:
         return self.index.index_dir or self.archive.data_dir / "index"
+
+    @property
+    def resolved_imap_journal_dir(self) -> Path:
+        return self.imap.journal_dir or self.archive.data_dir / "imap-journal"
 
     @property
     def resolved_imap_key_file(self) -> Path:

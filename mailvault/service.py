@@ -33,9 +33,9 @@ from mailvault.gateway.server import (
     parse_networks,
     start_listener,
 )
-from mailvault.gateway.spool import Spool
 from mailvault.imapsync import worker as imap_worker
 from mailvault.index import worker as index_worker
+from mailvault.journal.spool import Spool
 from mailvault.workers import supervise
 
 log = logging.getLogger(__name__)

@@ -46,6 +46,41 @@ class SourceInfo:
         ]
         return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
+    def as_record(self) -> dict[str, Any]:
+        """A JSON-ready description, for a journal record that stands for this arrival."""
+        return {
+            "kind": self.kind.value,
+            "origin": self.origin,
+            "folder": self.folder,
+            "locator": self.locator,
+            "owner": self.owner,
+            "uidvalidity": self.uidvalidity,
+            "uid": self.uid,
+            "flags": self.flags,
+            "envelope_from": self.envelope_from,
+            "envelope_to": list(self.envelope_to),
+            "detail": self.detail,
+            "arrived_at": self.arrived_at.isoformat(),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SourceInfo:
+        """The arrival `as_record` described (the same key, so replaying it adds nothing)."""
+        return cls(
+            kind=SourceKind(record["kind"]),
+            origin=record["origin"],
+            folder=record.get("folder", ""),
+            locator=record.get("locator", ""),
+            owner=record.get("owner"),
+            uidvalidity=record.get("uidvalidity"),
+            uid=record.get("uid"),
+            flags=record.get("flags", ""),
+            envelope_from=record.get("envelope_from"),
+            envelope_to=tuple(record.get("envelope_to") or ()),
+            detail=record.get("detail") or {},
+            arrived_at=datetime.fromisoformat(record["arrived_at"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Arrival:

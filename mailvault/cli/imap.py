@@ -137,9 +137,12 @@ def read_password(password_file: Path | None, username: str) -> str:
 
 
 class TerminalProgress:
+    """Two bars: secured (downloaded and durable) and archived (recorded, soon searchable)."""
+
     def __init__(self, account: str) -> None:
         self._bar = Progress(
             TextColumn(f"[bold]{account}"),
+            TextColumn("{task.description:<9}"),
             BarColumn(),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} msgs"),
             TextColumn("{task.fields[size]}"),
@@ -147,7 +150,8 @@ class TerminalProgress:
             TimeRemainingColumn(),
             transient=False,
         )
-        self._task: TaskID | None = None
+        self._secured: TaskID | None = None
+        self._archived: TaskID | None = None
         self._bytes = 0
 
     def __enter__(self) -> TerminalProgress:
@@ -158,12 +162,17 @@ class TerminalProgress:
         self._bar.__exit__(None, None, None)
 
     def planned(self, messages: int) -> None:
-        self._task = self._bar.add_task("imap", total=messages, size="")
+        self._secured = self._bar.add_task("secured", total=messages, size="")
+        self._archived = self._bar.add_task("archived", total=messages, size="")
 
-    def archived(self, messages: int, size: int) -> None:
-        if self._task is not None:
+    def secured(self, messages: int, size: int) -> None:
+        if self._secured is not None:
             self._bytes += size
-            self._bar.update(self._task, advance=messages, size=f"{self._bytes / 1e6:,.1f} MB")
+            self._bar.update(self._secured, advance=messages, size=f"{self._bytes / 1e6:,.1f} MB")
+
+    def archived(self, messages: int) -> None:
+        if self._archived is not None:  # rich's Progress takes updates from any thread
+            self._bar.update(self._archived, advance=messages)
 
 
 class LogProgress:
@@ -173,7 +182,7 @@ class LogProgress:
 
     def __init__(self, account: str) -> None:
         self.account = account
-        self.total = self.done = self.bytes = 0
+        self.total = self.secured_count = self.archived_count = self.bytes = 0
         self._started = self._last = time.monotonic()
 
     def __enter__(self) -> LogProgress:
@@ -186,20 +195,27 @@ class LogProgress:
         self.total = messages
         log.info("%s: %d messages to import", self.account, messages)
 
-    def archived(self, messages: int, size: int) -> None:
-        self.done += messages
+    def secured(self, messages: int, size: int) -> None:
+        self.secured_count += messages
         self.bytes += size
+        self._report()
+
+    def archived(self, messages: int) -> None:
+        self.archived_count += messages  # from the drain thread; a lost increment only skews a log line
+
+    def _report(self) -> None:
         now = time.monotonic()
         if now - self._last >= self.EVERY:
             self._last = now
-            rate = self.done / (now - self._started)
+            rate = self.secured_count / (now - self._started)
             log.info(
-                "%s: %d of %d messages (%.1f MB), %.0f/s",
+                "%s: %d of %d messages secured (%.1f MB, %.0f/s), %d archived",
                 self.account,
-                self.done,
+                self.secured_count,
                 self.total,
                 self.bytes / 1e6,
                 rate,
+                self.archived_count,
             )
 
 
@@ -208,7 +224,8 @@ def print_summary(summary: SyncSummary) -> None:
     rate = counts.messages / counts.seconds if counts.seconds else 0.0
     click.echo(
         f"{summary.account}: {summary.folders} folders, {counts.messages:,} messages in "
-        f"{counts.seconds:.1f}s ({rate:,.0f}/s): {counts.new:,} new, "
+        f"{counts.seconds:.1f}s ({rate:,.0f}/s; all secured after {summary.secured_seconds:.1f}s): "
+        f"{counts.new:,} new, "
         f"{counts.copies + counts.duplicates:,} already archived by another route, "
         f"{counts.known:,} imported before; {counts.flagged:,} flagged, {counts.failed:,} failed"
     )

@@ -20,8 +20,8 @@ from mailvault.archive.parsing import parse_pool
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
 from mailvault.errors import ArchiveError
-from mailvault.gateway.drain import Drainer
-from mailvault.gateway.spool_state import SpoolState, SpoolView
+from mailvault.journal.drain import Drainer
+from mailvault.journal.state import SpoolState, SpoolView
 from mailvault.workers import become_worker, lifeline_closed
 
 log = logging.getLogger(__name__)

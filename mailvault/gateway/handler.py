@@ -21,7 +21,7 @@ from mailvault.archive.direction import classify
 from mailvault.gateway.journal import decode_recipient
 from mailvault.gateway.relay import NextHop, RelaySession, Reply
 from mailvault.gateway.server import GatewaySMTP
-from mailvault.gateway.spool import Spool, SpoolError
+from mailvault.journal.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class GatewayHandler:
         if relay is not None:
             hop = await relay.data(raw)
             # The answer is recorded without holding up the reply: the message itself is durable
-            # already, and an answer lost in a crash is archived as "unknown" (drain.py).
+            # already, and an answer lost in a crash is archived as "unknown" (mailvault/journal/drain.py).
             task = asyncio.create_task(self._record_outcome(queue_id, _outcome(queue_id, hop, relay)))
             self._recording.add(task)
             task.add_done_callback(self._recording.discard)

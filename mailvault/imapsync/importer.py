@@ -2,11 +2,13 @@
 
 A run plans first (each folder's UIDVALIDITY, its UIDs, what is new above the checkpoint and
 which recorded locations have vanished), then downloads in bounded windows over one or more
-connections while one consumer hands the windows to the archive's single ingest path and moves
-each folder's checkpoint once a window is durable. A bounded queue between the two keeps memory
-flat whatever the mailbox size. A dropped connection or a timeout discards that session; a new
-one resumes after the last window handed over. Messages are fetched with BODY.PEEK[] from
-folders opened read-only (EXAMINE): the import changes nothing in the mailbox.
+connections while one consumer secures each window in the account's import journal (journal.py:
+fsynced) and then moves the folder's checkpoint; the journal is archived through the single
+ingest path as the download goes on, and the run ends when all of it is. A bounded queue between
+download and journal keeps memory flat whatever the mailbox size. A dropped connection or a
+timeout discards that session; a new one resumes after the last window handed over. Messages are
+fetched with BODY.PEEK[] from folders opened read-only (EXAMINE): the import changes nothing in
+the mailbox.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mailvault import __version__
 from mailvault.archive.arrival import Arrival, SourceInfo
-from mailvault.archive.ingest import Pending
+from mailvault.archive.db import Database
+from mailvault.archive.ingest import IngestResult
 from mailvault.archive.models import SourceKind
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
@@ -37,6 +41,7 @@ from mailvault.imapsync.client import (
     ImapSession,
     Security,
 )
+from mailvault.imapsync.journal import ImportJournal
 from mailvault.imapsync.providers import by_key
 from mailvault.imapsync.responses import FetchItem, Folder
 from mailvault.imapsync.state import AccountSpec, Epoch
@@ -61,6 +66,7 @@ class SyncSummary:
     moved: int = 0
     deleted: int = 0
     incomplete: list[tuple[str, str]] = field(default_factory=list)  # folder, why
+    secured_seconds: float = 0.0  # until the last message was durable in the journal (then archived)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,22 +77,31 @@ class SyncSummary:
             "vanished_moved": self.moved,
             "vanished_deleted": self.deleted,
             "incomplete": [{"folder": f, "reason": r} for f, r in self.incomplete],
+            "secured_seconds": round(self.secured_seconds, 3),
         }
 
 
 class Listener(Protocol):
-    """Progress of a run (a terminal bar, or log lines)."""
+    """Progress of a run (a terminal bar, or log lines). `archived` is called from the journal's
+    drain thread."""
 
     def planned(self, messages: int) -> None: ...
 
-    def archived(self, messages: int, size: int) -> None: ...
+    def secured(self, messages: int, size: int) -> None:
+        """Downloaded and durable (or matched to a stored copy, or failed): the checkpoint moved."""
+
+    def archived(self, messages: int) -> None:
+        """In the archive: recorded, parsed, searchable soon."""
 
 
 class _Quiet:
     def planned(self, messages: int) -> None:
         pass
 
-    def archived(self, messages: int, size: int) -> None:
+    def secured(self, messages: int, size: int) -> None:
+        pass
+
+    def archived(self, messages: int) -> None:
         pass
 
 
@@ -128,6 +143,9 @@ class AccountSync:
         self.summary = SyncSummary(spec.name)
         self._reconnections = 0
         self._account_id = 0
+        self._started = 0.0
+        self._counting = threading.Lock()  # the summary is counted by two threads
+        self._journal = ImportJournal(archive, settings, spec.name, self._archived)
 
     @property
     def endpoint(self) -> Endpoint:
@@ -135,9 +153,18 @@ class AccountSync:
         return Endpoint(self.spec.host, self.spec.port, security, self.settings.imap.timeout)
 
     async def run(self) -> SyncSummary:
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         db = self.archive.db
         self._account_id = state.account_row(db, self.spec)
+        async with self._journal:
+            # Before planning, so locations an interrupted run secured count as archived.
+            await self._journal.archive_leftovers()
+            await self._sync(db)
+        self.summary.counts.seconds = time.monotonic() - started
+        self.summary.secured_seconds = self.summary.secured_seconds or self.summary.counts.seconds
+        return self.summary
+
+    async def _sync(self, db: Database) -> None:
         try:
             session = await self._open()
         except ImapAuthError as exc:
@@ -164,8 +191,6 @@ class AccountSync:
             state.folder_synced(db, plan.epoch.folder_id, plan.messages)
         problem = "; ".join(f"{f}: {r}" for f, r in self.summary.incomplete) or None
         state.account_synced(db, self._account_id, problem)
-        self.summary.counts.seconds = time.monotonic() - started
-        return self.summary
 
     # -- connections ------------------------------------------------------------------------
 
@@ -238,18 +263,26 @@ class AccountSync:
         todo = deque(p for p in plans if p.new or p.retry)
         connections = max(1, min(self.spec.connections, len(todo)))
         sessions: list[ImapSession | None] = [first, *([None] * (connections - 1))]
-        consumer = asyncio.create_task(self._archive_windows(queue))
+        consumer = asyncio.create_task(self._secure_windows(queue))
+        drain = self._journal.start()
         downloads = asyncio.gather(*(self._download_folders(s, todo, queue) for s in sessions))
-        either: set[asyncio.Future[Any]] = {consumer, downloads}
+        either: set[asyncio.Future[Any]] = {consumer, downloads, drain}
         await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-        if consumer.done():  # the archive failed (disk full, database down): stop downloading
-            downloads.cancel()
-            await asyncio.gather(downloads, return_exceptions=True)
-            consumer.result()
-            return
-        # What was downloaded is archived even when a download failed; then the failure counts.
+        if consumer.done() or drain.done():  # the journal or the archive failed: stop downloading
+            for task in (downloads, consumer):
+                task.cancel()
+            await asyncio.gather(downloads, consumer, return_exceptions=True)
+            failures: list[asyncio.Future[Any]] = [consumer, drain]
+            for task in failures:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    self._note_secured_only()
+                    task.result()
+            raise RuntimeError("internal error: the import stopped without a reason")
+        # What was downloaded is secured and archived even when a download failed; then the
+        # failure counts.
         await queue.put(None)
         await consumer
+        await self._journal.finish()
         downloads.result()
 
     async def _download_folders(
@@ -370,40 +403,49 @@ class AccountSync:
             detail=detail,
         )
 
-    async def _archive_windows(self, queue: asyncio.Queue[_Window | None]) -> None:
-        """The one consumer: each window through ingest (parsing the next while the previous is
-        written), then its folder's checkpoint. Order within a folder is kept."""
-        ingestor = self.archive.ingestor
-        waiting: tuple[_Window, Pending] | None = None
+    async def _secure_windows(self, queue: asyncio.Queue[_Window | None]) -> None:
+        """The one consumer: each window into the journal, then its folder's checkpoint. Order
+        within a folder is kept."""
         while (window := await queue.get()) is not None:
-            submitted = await asyncio.to_thread(ingestor.submit, window.arrivals)
-            if waiting is not None:
-                await asyncio.to_thread(self._finish, *waiting)
-            waiting = (window, submitted)
-        if waiting is not None:
-            await asyncio.to_thread(self._finish, *waiting)
+            await self._journal.secure(window.arrivals)
+            await asyncio.to_thread(self._checkpoint, window)
+        self.summary.secured_seconds = time.monotonic() - self._started
 
-    def _finish(self, window: _Window, pending: Pending) -> None:
-        results = self.archive.ingestor.finish(pending)
-        size = sum(len(a.raw) for a in window.arrivals)
-        for (source, _), recorded in zip(
-            window.known, self.archive.ingestor.record_known(window.known), strict=True
-        ):
-            if recorded is None:  # cannot happen while nothing deletes blobs: fetch it next sync
-                window.failed[source.uid or 0] = "its matched copy is no longer stored"
-            else:
-                results.append(recorded)
-        for result in results:
-            self.summary.counts.count(result)
-        self.summary.counts.bytes += size
-        for uid, reason in window.failed.items():
-            self.summary.counts.failed += 1
-            if len(self.summary.counts.failures) < 100:
-                self.summary.counts.failures.append((f"{window.plan.folder.display} UID {uid}", reason))
+    def _checkpoint(self, window: _Window) -> None:
+        known = self.archive.ingestor.record_known(window.known)
+        with self._counting:
+            for (source, _), recorded in zip(window.known, known, strict=True):
+                if recorded is None:  # cannot happen while nothing deletes blobs: fetch it next sync
+                    window.failed[source.uid or 0] = "its matched copy is no longer stored"
+                else:
+                    self.summary.counts.count(recorded)
+            size = sum(len(a.raw) for a in window.arrivals)
+            self.summary.counts.bytes += size
+            for uid, reason in window.failed.items():
+                self.summary.counts.failed += 1
+                if len(self.summary.counts.failures) < 100:
+                    self.summary.counts.failures.append((f"{window.plan.folder.display} UID {uid}", reason))
         state.advance(
             self.archive.db, window.plan.epoch.folder_id, window.checkpoint, window.failed, window.cleared
         )
-        self.listener.archived(len(results) + len(window.failed), size)
+        self.listener.secured(len(window.arrivals) + len(window.known) + len(window.failed), size)
+
+    def _archived(self, arrivals: Sequence[Arrival], results: Sequence[IngestResult]) -> None:
+        with self._counting:
+            for result in results:
+                self.summary.counts.count(result)
+        self.listener.archived(len(results))
+
+    def _note_secured_only(self) -> None:
+        backlog = self._journal.backlog
+        if backlog:
+            log.warning(
+                "%s: %.1f MB of downloaded mail is secured in %s but not archived yet; the next run "
+                "of this account archives it",
+                self.spec.name,
+                backlog / 1e6,
+                self._journal.directory,
+            )
 
 
 def _in_sync_order(folders: list[Folder]) -> list[Folder]:

@@ -19,9 +19,9 @@ from mailvault.archive.blobs import sha256_of
 from mailvault.archive.models import Source
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
-from mailvault.gateway.drain import Drainer
-from mailvault.gateway.spool import Spool, SpoolError, read_segment
-from mailvault.gateway.spool_state import SpoolView, segment_name
+from mailvault.journal.drain import Drainer
+from mailvault.journal.spool import Spool, SpoolError, read_segment
+from mailvault.journal.state import SpoolView, segment_name
 from tests.conftest import make_settings
 from tests.gateway.conftest import gateway_settings, running
 from tests.mailfactory import make_message

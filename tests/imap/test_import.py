@@ -271,8 +271,11 @@ def test_the_server_stopped_mid_sync_loses_nothing(
         def planned(self, messages: int) -> None:
             pass
 
-        def archived(self, messages: int, size: int) -> None:
+        def secured(self, messages: int, size: int) -> None:
             own_dovecot.stop()
+
+        def archived(self, messages: int) -> None:
+            pass
 
     with pytest.raises(ImapConnectionError):
         sync(settings, spec, StopAfterFirstWindow())

@@ -1,30 +1,36 @@
 """Moves journaled messages from the spool into the archive, through the one ingest path.
 
-Idempotent: each record is an arrival identified by its queue id, so records archived before a
-crash are recognised (outcome "known") when the segment is read again. A segment is removed only
-after every record in it is committed to the archive. Runs in its own process (drain_worker.py).
+Idempotent: each record is an arrival with a stable identity (the SMTP queue id; the IMAP
+folder, UIDVALIDITY and UID), so records archived before a crash are recognised (outcome "known")
+when the segment is read again. A segment is removed only after every record in it is committed
+to the archive. The gateway's drain runs in a process of its own (gateway/drain_worker.py); an
+IMAP import drains its own journal while it downloads.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from mailvault.archive.arrival import Arrival, SourceInfo, utcnow
-from mailvault.archive.ingest import Ingestor
+from mailvault.archive.ingest import Ingestor, IngestResult, Pending
 from mailvault.archive.models import SourceKind
-from mailvault.gateway.spool import SpoolRecord, read_segment, torn_tail
-from mailvault.gateway.spool_state import SpoolView
+from mailvault.journal.spool import SpoolRecord, read_segment, torn_tail
+from mailvault.journal.state import SpoolView
 from mailvault.mime.journalreport import is_journal_report, unwrap
 
 log = logging.getLogger(__name__)
 
 
 def arrival_of(record: SpoolRecord, relay: dict[str, object] | None = None) -> Arrival:
-    """The archive arrival of a journaled message; an Exchange journal report is unwrapped: the
-    original is archived with the report's envelope, the report kept as another stored copy."""
+    """The archive arrival of a journaled message: one its writer described whole (`source`), or
+    an SMTP one built from its envelope. An Exchange journal report is unwrapped: the original is
+    archived with the report's envelope, the report kept as another stored copy."""
     header = record.header
+    if "source" in header:
+        return Arrival(record.raw, SourceInfo.from_record(header["source"]))
     xforward = header.get("xforward") or {}
     detail: dict[str, object] = {
         key: header[key]
@@ -65,11 +71,23 @@ def arrival_of(record: SpoolRecord, relay: dict[str, object] | None = None) -> A
 SETTLE_SECONDS = 900.0
 
 
+# Told what each batch gave (a progress display, an import's summary).
+Archived = Callable[[Sequence[Arrival], Sequence[IngestResult]], None]
+
+
 class Drainer:
-    def __init__(self, spool: SpoolView, ingestor: Ingestor, *, batch_size: int = 200) -> None:
+    def __init__(
+        self,
+        spool: SpoolView,
+        ingestor: Ingestor,
+        *,
+        batch_size: int = 200,
+        on_archived: Archived | None = None,
+    ) -> None:
         self.spool = spool
         self.ingestor = ingestor
         self.batch_size = batch_size
+        self.on_archived = on_archived
         self._done: dict[str, int] = {}  # segment -> offset before which everything is archived
 
     def drain(self) -> int:
@@ -81,13 +99,30 @@ class Drainer:
             if active and limit is None:
                 continue
             ready, done, waiting = self._ready(segment, limit, active)
-            for start in range(0, len(ready), self.batch_size):
-                self.ingestor.ingest_many(ready[start : start + self.batch_size])
+            self._archive(ready)
             total += len(ready)
             self._done[segment.name] = done
             if not active and not waiting and not self.spool.is_active(segment):
                 self._finish(segment, done)
         return total
+
+    def _archive(self, arrivals: list[Arrival]) -> None:
+        """In batches, each submitted (parsing starts in the parse workers) before the previous
+        one is written, so parsing and writing overlap."""
+        waiting: tuple[list[Arrival], Pending] | None = None
+        for start in range(0, len(arrivals), self.batch_size):
+            batch = arrivals[start : start + self.batch_size]
+            submitted = self.ingestor.submit(batch)
+            if waiting is not None:
+                self._write(*waiting)
+            waiting = batch, submitted
+        if waiting is not None:
+            self._write(*waiting)
+
+    def _write(self, batch: list[Arrival], pending: Pending) -> None:
+        results = self.ingestor.finish(pending)
+        if self.on_archived is not None:
+            self.on_archived(batch, results)
 
     def _finish(self, segment: Path, done: int) -> None:
         """Remove an archived segment; one whose records stop before its end is damaged in the

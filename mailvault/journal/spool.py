@@ -1,12 +1,14 @@
-"""The receive journal: every accepted message and its envelope, fsynced before the 250.
+"""The receive journal: every accepted message and how it arrived, fsynced before it is
+acknowledged (the gateway's 250, an IMAP import's checkpoint).
 
-Records are appended to segment files; concurrent sessions share one write and one fsync (group
-commit). A record is `MVS1`, header length (u32), message length (u64), the header (JSON:
-envelope, client, time), the exact message bytes, and a CRC-32 of header and message. A crash can
-only leave a torn record at the end of a segment, one that was never acknowledged: readers stop
-there. The drain worker (drain.py) archives records and removes a segment once all of it is
-archived; the spool is a queue in front of the archive, not the archive. One gateway owns a spool
-directory (an exclusive lock); it publishes its progress to the drain process (spool_state.py).
+Records are appended to segment files; concurrent writers share one write and one fsync (group
+commit). A record is `MVS1`, header length (u32), message length (u64), the header (JSON: the
+SMTP envelope, client and time, or a whole described arrival), the exact message bytes, and a
+CRC-32 of header and message. A crash can only leave a torn record at the end of a segment, one
+that was never acknowledged: readers stop there. A drain (drain.py) archives records and removes
+a segment once all of it is archived; the spool is a queue in front of the archive, not the
+archive. One process owns a spool directory (an exclusive lock); it publishes its progress to
+the drain (state.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, TextIO
 
 from mailvault.durable import describe_write_error, fsync_dir
 from mailvault.errors import ArchiveError
-from mailvault.gateway.spool_state import SpoolState, segment_name, segment_stamp
+from mailvault.journal.state import SpoolState, segment_name, segment_stamp
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,13 @@ _CRC = struct.Struct(">I")
 # A record waiting for its group commit: header bytes, message, and the session waiting for it.
 _Pending = tuple[bytes, bytes, asyncio.Future[tuple[str, int]]]
 _Batch = tuple[asyncio.AbstractEventLoop, list[_Pending]]  # the loop that waits for it
+
+
+# What a second writer is told, {directory} filled in.
+GATEWAY_BUSY = (
+    "another mailvault gateway is using the spool {directory}: stop it, or give this one its own "
+    "[smtp] spool_dir"
+)
 
 
 class SpoolError(ArchiveError):
@@ -122,14 +131,16 @@ def torn_tail(path: Path, offset: int) -> bool:
 class Spool:
     """Appends records durably; one writer thread, group commit, segment rotation."""
 
-    def __init__(self, directory: Path, segment_size: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, directory: Path, segment_size: int = 64 * 1024 * 1024, *, busy: str = GATEWAY_BUSY
+    ) -> None:
         self.directory = directory
         self.segment_size = segment_size
         try:
             directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         except OSError as exc:
             raise SpoolError(f"cannot create the spool {directory}: {exc.strerror}") from exc
-        self._owner = _lock_directory(directory)
+        self._owner = lock_file(directory / ".lock", busy.format(directory=directory))
         self._pending: list[_Pending] = []
         self._committing = False  # a batch is with the writer thread
         self._drained: asyncio.Future[None] | None = None  # close() waiting for the last batch
@@ -272,16 +283,13 @@ class Spool:
         self._owner.close()  # the lock goes with the descriptor
 
 
-def _lock_directory(directory: Path) -> TextIO:
-    """Hold the spool for this process: two gateways on one spool would archive and remove each
-    other's segments."""
-    handle = (directory / ".lock").open("a")
+def lock_file(path: Path, busy: str) -> TextIO:
+    """Hold `path` (an exclusive lock, gone with the process) or raise SpoolError(busy): two
+    writers on one spool would archive and remove each other's segments."""
+    handle = path.open("a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         handle.close()
-        raise SpoolError(
-            f"another mailvault gateway is using the spool {directory}: stop it, "
-            "or give this one its own [smtp] spool_dir"
-        ) from exc
+        raise SpoolError(busy) from exc
     return handle
