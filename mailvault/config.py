@@ -251,6 +251,10 @@ class Settings(BaseSettings):
         return self.index.index_dir or self.archive.data_dir / "index"
 
     @property
+    def resolved_spool_dir(self) -> Path:
+        return self.smtp.spool_dir or self.archive.data_dir / "spool"
+
+    @property
     def resolved_imap_journal_dir(self) -> Path:
         return self.imap.journal_dir or self.archive.data_dir / "imap-journal"
 

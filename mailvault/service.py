@@ -64,7 +64,7 @@ async def run(
 async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool, with_sync: bool) -> None:
     smtp = settings.smtp
     _check_relay_settings(settings)
-    spool = Spool(smtp.spool_dir or settings.archive.data_dir / "spool", smtp.segment_size)
+    spool = Spool(settings.resolved_spool_dir, smtp.segment_size)
     limits = SessionLimits(parse_networks(smtp.allowed_networks), smtp.max_sessions)
     _warn_about_risky_settings(settings)
     servers = []

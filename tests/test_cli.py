@@ -75,6 +75,7 @@ def test_import_show_export_verify(tmp_path: Path, mail_dir: Path) -> None:
 
     status = json.loads(mailvault(tmp_path, "status", "--json").stdout)
     assert (status["messages"], status["arrivals"]) == (2, {"file": 2})
+    assert status["journal_bytes"] == {"smtp": 0, "imap": 0}  # nothing waits to be archived
     for private in (tmp_path / "data", tmp_path / "data" / "mailvault.sqlite3"):
         assert private.stat().st_mode & 0o007 == 0, f"{private} is readable by anyone"
 

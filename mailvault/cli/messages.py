@@ -17,6 +17,7 @@ from mailvault.archive.models import Blob, Message, Source
 from mailvault.archive.verify import count_blobs
 from mailvault.archive.verify import verify as verify_archive
 from mailvault.cli.context import State, pass_state, print_json
+from mailvault.journal.state import segment_bytes
 from mailvault.mime import parse_message
 
 
@@ -188,6 +189,10 @@ def status(state: State, as_json: bool) -> None:
             session.execute(select(Source.kind, func.count()).group_by(Source.kind)).tuples().all()
         )
         revision = current_revision(archive.db)
+        journals = {
+            "smtp": segment_bytes(settings.resolved_spool_dir),
+            "imap": segment_bytes(settings.resolved_imap_journal_dir),
+        }
         data = {
             "database": archive.db.safe_url,
             "schema_revision": revision,
@@ -198,6 +203,7 @@ def status(state: State, as_json: bool) -> None:
             "arrivals": by_kind,
             "raw_bytes": int(raw),
             "stored_bytes": int(stored),
+            "journal_bytes": journals,
         }
     if as_json:
         print_json(data)
@@ -208,3 +214,7 @@ def status(state: State, as_json: bool) -> None:
     click.echo(f"messages:    {messages:,} ({flagged:,} flagged), {int(copies):,} stored copies")
     click.echo("arrivals:    " + (", ".join(f"{k} {v:,}" for k, v in sorted(by_kind.items())) or "none"))
     click.echo(f"size:        {int(raw):,} bytes received, {int(stored):,} stored{ratio}")
+    click.echo(
+        f"journals:    gateway {journals['smtp']:,} bytes, IMAP import {journals['imap']:,} bytes "
+        "(secured mail waiting to be archived)"
+    )

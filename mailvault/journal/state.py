@@ -65,6 +65,14 @@ class SpoolState:
         return Snapshot(started, active, durable, bool(closed))
 
 
+def segment_bytes(directory: Path) -> int:
+    """Bytes of journal segments in `directory` and below: mail durable and not yet archived,
+    plus archived records of segments not removed yet (a running gateway's current one)."""
+    if not directory.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in directory.rglob(f"*{SUFFIX}"))
+
+
 class SpoolView:
     """The drain's side: which segments exist, which are finished, how far the active one may be read."""
 

@@ -23,7 +23,7 @@ from mailvault.errors import ArchiveError, ImapSyncError
 from mailvault.imapsync import importer
 from mailvault.imapsync.journal import journal_dir
 from mailvault.journal.spool import lock_file
-from mailvault.journal.state import SUFFIX
+from mailvault.journal.state import SUFFIX, segment_bytes
 from tests.conftest import make_settings
 from tests.imap.cli import mailvault, write_config
 from tests.imap.dovecot import PASSWORD, Dovecot
@@ -89,6 +89,7 @@ def test_secured_mail_is_archived_by_the_next_run_when_archiving_failed(
     assert checkpoint(settings) == 300  # every message secured: the checkpoint moved past all of them
     assert message_count(settings) == 0  # ...though none reached the archive
     assert segments(settings, spec.name), "the secured mail must wait in the journal"
+    assert segment_bytes(settings.resolved_imap_journal_dir) > 300 * 2_000  # `mailvault status` shows it
 
     again = sync(settings, spec)
     assert message_count(settings) == 300
@@ -96,6 +97,7 @@ def test_secured_mail_is_archived_by_the_next_run_when_archiving_failed(
     assert again.counts.new == 300  # archived from the journal...
     assert dovecot.bodies_sent(user)[-1] == 0  # ...not downloaded again
     assert segments(settings, spec.name) == []  # an archived journal is removed
+    assert segment_bytes(settings.resolved_imap_journal_dir) == 0
 
 
 def test_downloading_pauses_while_the_archive_is_behind(
