@@ -74,7 +74,11 @@ class ImportJournal:
             raise ImapSyncError(
                 f"cannot open the import journal {self.directory}: {exc.strerror}", account=self.account
             ) from None
-        self._spool = Spool(self.directory, SEGMENT_SIZE)
+        try:
+            self._spool = Spool(self.directory, SEGMENT_SIZE)
+        except BaseException:
+            self._run_lock.close()  # __aexit__ does not run when __aenter__ fails
+            raise
         self._drainer = Drainer(
             SpoolView(self.directory, self._spool.state),
             self._archive.ingestor,
