@@ -12,8 +12,9 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -222,6 +223,45 @@ class ImapSettings(_Section):
     )
 
 
+class WebSettings(_Section):
+    address: str = Field("127.0.0.1", description="IP address the web app listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web app.")
+    time_zone: str = Field(
+        "Asia/Shanghai", description="IANA time zone dates are shown in, e.g. Asia/Shanghai or Europe/Berlin."
+    )
+    default_language: Literal["zh", "en"] = Field(
+        "zh", description="Interface language when the browser asks for neither Chinese nor English."
+    )
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="A sign-in lasts at most this long.")
+    idle_minutes: float = Field(60, gt=0, description="A session unused for this long ends.")
+    secure_cookies: bool = Field(
+        True,
+        description="Mark cookies Secure (sent over HTTPS only). Put the app behind HTTPS (a reverse "
+        "proxy); set false only to try it over plain HTTP on localhost.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='Reverse proxies whose X-Forwarded-For header names the client, e.g. ["127.0.0.1"].',
+    )
+    login_failures_per_user: int = Field(
+        5, ge=1, description="Failed sign-ins for one username that pause further attempts for it."
+    )
+    login_failures_per_address: int = Field(
+        20, ge=1, description="Failed sign-ins from one client address that pause its attempts."
+    )
+    login_pause_minutes: float = Field(15, gt=0, description="How long those pauses last.")
+    export_limit: int = Field(10_000, ge=1, description="Most messages one export (zip or mbox) may hold.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Asia/Shanghai") from None
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -244,6 +284,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @property

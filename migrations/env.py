@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
+import mailvault.access.models  # noqa: F401  (registers the access tables on Base)
 from mailvault.archive.models import Base
 
 config = context.config

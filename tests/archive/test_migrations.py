@@ -9,6 +9,7 @@ from sqlalchemy import inspect, text
 
 from mailvault.archive import migrate
 from mailvault.archive.db import Database
+import mailvault.access.models  # noqa: F401  (registers the access tables)
 from mailvault.archive.models import Base
 from mailvault.errors import SchemaError
 

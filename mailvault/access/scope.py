@@ -1,0 +1,99 @@
+"""What a user may read. One rule, applied twice: as a query the search engine adds to every
+search (so hits outside it are never even counted), and as a database check on every message,
+thread, attachment and download (the authority; the index may lag).
+
+A message is within a user's reach when one of the employees they may read (their own address;
+for managers, the employees granted) sent it, received it (To, Cc, Bcc or envelope) or had it in
+a mailbox that was imported; or, for a manager granted a domain, when any participant's address
+is in that domain or a sub-domain of it. Reply-To alone does not count: anyone can write one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from mailvault.access.models import GrantKind, UserRole
+from mailvault.access.users import UserInfo
+from mailvault.archive.models import Message, Participant, Role, Source
+from mailvault.index.query import Address, And, Keyword, Node, Or
+
+_COUNTED_ROLES = tuple(r.value for r in Role if r is not Role.REPLY_TO)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    everything: bool
+    employees: frozenset[str]
+    domains: frozenset[str]
+
+    @classmethod
+    def of(cls, user: UserInfo) -> Scope:
+        if user.role in (UserRole.ADMIN, UserRole.AUDITOR):
+            return cls(True, frozenset(), frozenset())
+        employees = {user.email} if user.email else set()
+        domains: set[str] = set()
+        if user.role is UserRole.MANAGER:
+            employees |= {v for k, v in user.grants if k == GrantKind.EMPLOYEE}
+            domains |= {v for k, v in user.grants if k == GrantKind.DOMAIN}
+        return cls(False, frozenset(employees), frozenset(domains))
+
+    @property
+    def empty(self) -> bool:
+        return not self.everything and not self.employees and not self.domains
+
+    def restrict(self, query: Node) -> Node | None:
+        """`query` limited to this scope; None when the scope holds nothing at all."""
+        if self.everything:
+            return query
+        if self.empty:
+            return None
+        allowed: list[Node] = []
+        for address in sorted(self.employees):
+            allowed += [Address("from", address), Address("to", address), Address("owner", address)]
+        allowed += [Keyword("domain", domain) for domain in sorted(self.domains)]
+        return And((query, Or(tuple(allowed))))
+
+    def condition(
+        self, archive_id: ColumnElement[int] | InstrumentedAttribute[int]
+    ) -> ColumnElement[bool] | None:
+        """A SQL condition on an archive-id column that holds for messages in this scope;
+        None when the scope is everything (no condition needed)."""
+        if self.everything:
+            return None
+        if self.empty:
+            return false()
+        matches: list[ColumnElement[bool]] = []
+        if self.employees:
+            matches.append(Participant.address.in_(self.employees))
+        for domain in sorted(self.domains):
+            matches += [Participant.domain == domain, Participant.domain.endswith("." + domain)]
+        by_participant = select(Participant.archive_id).where(
+            Participant.role.in_(_COUNTED_ROLES), or_(*matches)
+        )
+        parts = [archive_id.in_(by_participant)]
+        if self.employees:
+            by_owner = select(Source.archive_id).where(func.lower(Source.owner).in_(self.employees))
+            parts.append(archive_id.in_(by_owner))
+        return or_(*parts)
+
+    def visible(self, session: Session, archive_ids: Iterable[int]) -> set[int]:
+        """Which of `archive_ids` this scope may read (database check)."""
+        ids = set(archive_ids)
+        condition = self.condition(Message.archive_id)
+        if condition is None or not ids:
+            return ids
+        found: set[int] = set()
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.update(
+                session.scalars(select(Message.archive_id).where(Message.archive_id.in_(chunk), condition))
+            )
+        return found
+
+    def may_read(self, session: Session, archive_id: int) -> bool:
+        return archive_id in self.visible(session, [archive_id])
