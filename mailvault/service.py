@@ -36,6 +36,7 @@ from mailvault.gateway.server import (
 from mailvault.imapsync import worker as imap_worker
 from mailvault.index import worker as index_worker
 from mailvault.journal.spool import Spool
+from mailvault.web import worker as web_worker
 from mailvault.workers import supervise
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ async def run(
     stop: asyncio.Event | None = None,
     with_indexer: bool = False,
     with_sync: bool = False,
+    with_web: bool = False,
 ) -> None:
     """Run the gateway and its drain worker (and with_indexer, the search indexer) until `stop`
     is set or a signal arrives."""
@@ -55,13 +57,15 @@ async def run(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await _serve(settings, stop, with_indexer, with_sync)
+        await _serve(settings, stop, with_indexer, with_sync, with_web)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
 
 
-async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool, with_sync: bool) -> None:
+async def _serve(
+    settings: Settings, stop: asyncio.Event, with_indexer: bool, with_sync: bool, with_web: bool
+) -> None:
     smtp = settings.smtp
     _check_relay_settings(settings)
     spool = Spool(settings.resolved_spool_dir, smtp.segment_size)
@@ -99,6 +103,16 @@ async def _serve(settings: Settings, stop: asyncio.Event, with_indexer: bool, wi
                     supervise(
                         "mailvault-imap-sync",
                         imap_worker.sync_until_stopped,
+                        (settings,),
+                        stopping=stop,
+                        stop_by_closing_lifeline=True,
+                    )
+                )
+            if with_web:
+                tasks.create_task(
+                    supervise(
+                        "mailvault-web",
+                        web_worker.web_until_stopped,
                         (settings,),
                         stopping=stop,
                         stop_by_closing_lifeline=True,

@@ -55,7 +55,12 @@ async def supervise(
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has imported them already: a restart takes milliseconds.
     context.set_forkserver_preload(
-        ["mailvault.gateway.drain_worker", "mailvault.index.worker", "mailvault.imapsync.worker"]
+        [
+            "mailvault.gateway.drain_worker",
+            "mailvault.index.worker",
+            "mailvault.imapsync.worker",
+            "mailvault.web.worker",
+        ]
     )
     delay = 1.0
     while True:

@@ -14,6 +14,7 @@ from mailvault.cli.imports import import_
 from mailvault.cli.messages import export, show, status, verify
 from mailvault.cli.search import index, reindex, search, thread
 from mailvault.cli.serve import serve, smtp, smtp_passwd
+from mailvault.cli.users import users_group, web
 from mailvault.errors import MailvaultError
 
 __all__ = ["cli", "main"]
@@ -35,6 +36,8 @@ cli.add_command(reindex)
 cli.add_command(serve)
 cli.add_command(smtp)
 cli.add_command(smtp_passwd)
+cli.add_command(users_group)
+cli.add_command(web)
 
 
 def main() -> None:

@@ -11,10 +11,11 @@ import click
 
 from mailvault.archive.parsing import parse_pool
 from mailvault.cli.context import State, pass_state, print_json
-from mailvault.cli.imap import account_spec, connection_options, print_summary, read_password
+from mailvault.cli.imap import connection_options, print_summary, read_password
 from mailvault.errors import ImapSyncError
 from mailvault.imapsync import accounts as registry
-from mailvault.imapsync.client import Endpoint, ImapSession
+from mailvault.imapsync.accounts import account_spec
+from mailvault.imapsync.client import Endpoint
 from mailvault.imapsync.importer import SyncSummary
 from mailvault.imapsync.scheduler import sync_accounts, sync_due_forever
 from mailvault.imapsync.secrets import SecretBox
@@ -38,20 +39,11 @@ def accounts_add(
     spec = account_spec(settings, **connection)
     password = read_password(password_file, spec.username)
     endpoint = Endpoint(spec.host, spec.port, spec.security, settings.imap.timeout)  # type: ignore[arg-type]
-    asyncio.run(_check_login(endpoint, spec.username, password))
+    asyncio.run(registry.check_login(endpoint, spec.username, password))
     box = SecretBox(settings.resolved_imap_key_file, create=True)
     with state.archive() as archive:
         registry.register(archive.db, box, spec, password, interval or settings.imap.sync_interval)
     click.echo(f"registered {spec.name} for {spec.owner}; `mailvault accounts sync {spec.name}` syncs it now")
-
-
-async def _check_login(endpoint: Endpoint, user: str, password: str) -> None:
-    """Fail now, with the provider's advice, rather than at the first scheduled sync."""
-    session = await ImapSession.connect(endpoint)
-    try:
-        await session.login(user, password)
-    finally:
-        await session.logout()
 
 
 @accounts.command("list")

@@ -19,11 +19,10 @@ from sqlalchemy import select
 from mailvault.archive.models import Message, Source, SourceKind
 from mailvault.archive.parsing import parse_pool
 from mailvault.cli.context import State, pass_state, print_json
-from mailvault.config import Settings
 from mailvault.errors import ConfigError
+from mailvault.imapsync.accounts import account_spec
 from mailvault.imapsync.importer import AccountSync, SyncSummary
-from mailvault.imapsync.providers import PROVIDERS, by_key, recognise
-from mailvault.imapsync.state import AccountSpec
+from mailvault.imapsync.providers import PROVIDERS
 
 log = logging.getLogger(__name__)
 
@@ -59,33 +58,6 @@ def connection_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(_CONNECTION_OPTIONS):
         command = option(command)
     return command
-
-
-def account_spec(
-    settings: Settings,
-    *,
-    host: str | None,
-    port: int | None,
-    security: str | None,
-    username: str,
-    owner: str,
-    provider: str | None,
-    connections: int | None,
-) -> AccountSpec:
-    """The account the options describe, completed from the provider's preset."""
-    preset = by_key(provider) if provider else recognise(host, username)
-    if host is None and preset is None:
-        raise ConfigError(f"name the IMAP server with --host (no known provider for {username})")
-    chosen = security or (preset.security if preset and host in (None, preset.host) else "tls")
-    return AccountSpec(
-        host=host or (preset.host if preset else ""),
-        port=port or (preset.port if preset and chosen == "tls" else (993 if chosen == "tls" else 143)),
-        security=chosen,
-        username=username,
-        owner=owner,
-        provider=preset.key if preset else None,
-        connections=min(connections or settings.imap.connections, preset.connections if preset else 16),
-    )
 
 
 @click.command("imap")

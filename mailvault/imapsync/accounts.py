@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from mailvault.archive.arrival import utcnow
 from mailvault.archive.db import Database
 from mailvault.archive.models import ImapAccount, ImapFolder
-from mailvault.errors import NotFoundError
+from mailvault.config import Settings
+from mailvault.errors import ConfigError, NotFoundError
+from mailvault.imapsync.client import Endpoint, ImapSession
+from mailvault.imapsync.providers import by_key, recognise
 from mailvault.imapsync.secrets import SecretBox
 from mailvault.imapsync.state import AccountSpec, account_row
 
@@ -147,3 +150,39 @@ def _due(account: ImapAccount) -> datetime:
 
 def now() -> datetime:
     return utcnow()
+
+
+def account_spec(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    security: str | None,
+    username: str,
+    owner: str,
+    provider: str | None,
+    connections: int | None,
+) -> AccountSpec:
+    """The account the options describe, completed from the provider's preset."""
+    preset = by_key(provider) if provider else recognise(host, username)
+    if host is None and preset is None:
+        raise ConfigError(f"name the IMAP server with --host (no known provider for {username})")
+    chosen = security or (preset.security if preset and host in (None, preset.host) else "tls")
+    return AccountSpec(
+        host=host or (preset.host if preset else ""),
+        port=port or (preset.port if preset and chosen == "tls" else (993 if chosen == "tls" else 143)),
+        security=chosen,
+        username=username,
+        owner=owner,
+        provider=preset.key if preset else None,
+        connections=min(connections or settings.imap.connections, preset.connections if preset else 16),
+    )
+
+
+async def check_login(endpoint: Endpoint, user: str, password: str) -> None:
+    """Fail now, with the provider's advice, rather than at the first scheduled sync."""
+    session = await ImapSession.connect(endpoint)
+    try:
+        await session.login(user, password)
+    finally:
+        await session.logout()

@@ -41,6 +41,9 @@ class Engine(Protocol):
 
     def document_count(self) -> int: ...
 
+    def refresh(self) -> None:
+        """See what other processes committed since this engine was opened (a long-lived reader)."""
+
     def contains(self, archive_ids: Sequence[int]) -> set[int]:
         """Which of these messages are in the index."""
 

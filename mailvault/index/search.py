@@ -7,6 +7,7 @@ comes from the archive, so the index stores nothing large.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -17,7 +18,7 @@ from mailvault.archive.models import Message
 from mailvault.archive.store import Archive
 from mailvault.index.analysis import fold, query_parts
 from mailvault.index.engine import Engine, SearchPage, Sort
-from mailvault.index.query import parse, positive_texts
+from mailvault.index.query import Node, parse, positive_texts
 from mailvault.mime import parse_message
 
 SNIPPET_CONTEXT = 70  # characters shown before and after the first match
@@ -75,11 +76,22 @@ class SearchResults:
 
 
 def search(
-    archive: Archive, engine: Engine, query: str, *, sort: Sort = Sort.DATE, offset: int = 0, limit: int = 20
+    archive: Archive,
+    engine: Engine,
+    query: str,
+    *,
+    sort: Sort = Sort.DATE,
+    offset: int = 0,
+    limit: int = 20,
+    restrict: Callable[[Node], Node | None] | None = None,
 ) -> SearchResults:
-    """Run `query` (QueryError if it is not understood) and describe one page of results."""
+    """Run `query` (QueryError if it is not understood) and describe one page of results.
+    `restrict` narrows the parsed query to what the reader may see (None: nothing at all)."""
     tree = parse(query)
-    page: SearchPage = engine.search(tree, sort=sort, offset=offset, limit=limit)
+    searched: Node | None = restrict(tree) if restrict is not None else tree
+    if searched is None:
+        return SearchResults(query, sort, 0, offset, [])
+    page: SearchPage = engine.search(searched, sort=sort, offset=offset, limit=limit)
     ids = [hit.archive_id for hit in page.hits]
     with archive.db.reading() as session:
         rows = {m.archive_id: m for m in session.scalars(select(Message).where(Message.archive_id.in_(ids)))}

@@ -100,6 +100,9 @@ class TantivyEngine:
             self._writer.wait_merging_threads()  # tantivy merges in the background by itself
             self._writer = None
 
+    def refresh(self) -> None:
+        self._index.reload()
+
     def search(self, query: q.Node, *, sort: Sort, offset: int, limit: int) -> SearchPage:
         searcher = self._index.searcher()
         translated = self._translate(query)

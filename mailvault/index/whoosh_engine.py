@@ -192,6 +192,9 @@ class WhooshEngine:
             self._searcher = self._index.searcher(weighting=BM25F())
         return self._searcher
 
+    def refresh(self) -> None:
+        """Nothing to do: each search checks whether the index changed (_reader)."""
+
     def search(self, query: q.Node, *, sort: Sort, offset: int, limit: int) -> SearchPage:
         searcher = self._reader()
         translated = translate(query)

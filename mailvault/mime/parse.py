@@ -42,7 +42,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     address lists. Header text, charsets and addresses are decoded by our own code.
     """
     try:
-        return _parse(raw)
+        return _parse(raw, Walker(ParsedMessage())).result
     except RecursionError:
         return _failed("MIME structure too deeply nested to read")
     except Exception as exc:  # a parser bug must never stop a message from being archived
@@ -50,13 +50,24 @@ def parse_message(raw: bytes) -> ParsedMessage:
         return _failed(f"unparseable ({type(exc).__name__}: {str(exc)[:200]})")
 
 
+def parse_for_display(raw: bytes) -> Walker:
+    """As parse_message, also keeping what showing the message needs: its HTML and the bytes of
+    each attachment (walker.html, walker.contents, walker.content_ids)."""
+    walker = Walker(ParsedMessage(), for_display=True)
+    try:
+        return _parse(raw, walker)
+    except Exception as exc:  # a message that cannot be shown is shown raw
+        return Walker(_failed(f"unparseable ({type(exc).__name__})"), for_display=True)
+
+
 def _failed(reason: str) -> ParsedMessage:
     return ParsedMessage(status=ParseStatus.FAILED, problems=[reason])
 
 
-def _parse(raw: bytes) -> ParsedMessage:
+def _parse(raw: bytes, walker: Walker) -> Walker:
     if not raw.strip():
-        return _failed("empty message")
+        walker.result = _failed("empty message")
+        return walker
     msg = email.message_from_bytes(raw, policy=policy.compat32)
     obsolete = False
     if not msg.keys() and _OBS_FIELD.match(raw):
@@ -68,15 +79,15 @@ def _parse(raw: bytes) -> ParsedMessage:
         msg = email.message_from_bytes(repaired, policy=policy.compat32)
         obsolete = True
     if not msg.keys():
-        return _failed("no header fields: not an RFC 5322 message")
-    result = ParsedMessage()
+        walker.result = _failed("no header fields: not an RFC 5322 message")
+        return walker
+    result = walker.result
     if obsolete:
         result.flag("obsolete header syntax (white space before colon)")
     _read_headers(msg, result)
-    walker = Walker(result)
     walker.walk(msg)
     result.text = walker.text
-    return result
+    return walker
 
 
 def _read_headers(msg: email.message.Message, result: ParsedMessage) -> None:

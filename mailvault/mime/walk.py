@@ -26,9 +26,15 @@ _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 class Walker:
     """Fills a ParsedMessage's text and attachments from a `compat32` message tree."""
 
-    def __init__(self, result: ParsedMessage) -> None:
+    def __init__(self, result: ParsedMessage, *, for_display: bool = False) -> None:
         self.result = result
         self.texts: list[str] = []
+        # For showing a message (not for archiving): HTML bodies, each attachment's bytes in the
+        # order of result.attachments, and which attachment a Content-ID names.
+        self.for_display = for_display
+        self.html: list[str] = []
+        self.contents: list[bytes] = []
+        self.content_ids: dict[str, int] = {}
 
     def walk(self, part: email.message.Message, depth: int = 0, text_wanted: bool = True) -> None:
         for defect in part.defects:
@@ -53,6 +59,8 @@ class Walker:
         if _is_body_text(part, ctype):
             if text_wanted:
                 self._body_text(part, ctype)
+            if self.for_display and ctype == "text/html":
+                self._keep_html(part)
             return
         self._attachment(part, ctype)
 
@@ -79,20 +87,38 @@ class Walker:
         text = html_to_text(decoded.text) if ctype == "text/html" else decoded.text
         self.texts.append(text.replace("\r\n", "\n").strip())
 
+    def _keep_html(self, part: email.message.Message) -> None:
+        data = _payload_bytes(part, self.result)
+        declared = part.get_content_charset()
+        if declared in (None, "us-ascii", "ascii"):
+            meta = _META_CHARSET.search(data[:4096])
+            if meta:
+                declared = meta.group(1).decode("ascii")
+        self.html.append(decode_bytes(data, declared).text)
+
+    def _add(self, attachment: Attachment, data: bytes) -> None:
+        self.result.attachments.append(attachment)
+        if self.for_display:
+            self.contents.append(data)
+
     def _attachment(self, part: email.message.Message, ctype: str) -> None:
         data = _payload_bytes(part, self.result)
         filename = attachment_filename(part)
         inline = (
             part.get_content_disposition() == "inline" or bool(part.get("Content-ID"))
         ) and part.get_content_disposition() != "attachment"
-        self.result.attachments.append(
+        content_id = str(part.get("Content-ID", "")).strip().strip("<>")
+        if self.for_display and content_id:
+            self.content_ids.setdefault(content_id, len(self.result.attachments))
+        self._add(
             Attachment(
                 filename=filename,
                 content_type=ctype,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 inline=inline and ctype.startswith("image/"),
-            )
+            ),
+            data,
         )
         if ctype in _TNEF_TYPES or filename.lower() == "winmail.dat":
             self._tnef_contents(data)
@@ -103,14 +129,15 @@ class Walker:
             raw = child.as_bytes()
         except (ValueError, LookupError, UnicodeError, TypeError):
             raw = b""  # the size of a broken nested message is only an estimate anyway
-        self.result.attachments.append(
+        self._add(
             Attachment(
                 filename=(subject or "message") + ".eml",
                 content_type="message/rfc822",
                 size=len(raw),
                 sha256=hashlib.sha256(raw).hexdigest(),
                 encoding="rfc822",
-            )
+            ),
+            raw,
         )
         if text_wanted:
             heading = [
@@ -142,14 +169,15 @@ class Walker:
             if end is None:
                 self.result.flag("uuencoded file without an end line")
             name = decode_bytes(begin.group(1).strip()).text
-            self.result.attachments.append(
+            self._add(
                 Attachment(
                     filename=name,
                     content_type="application/octet-stream",
                     size=len(decoded),
                     sha256=hashlib.sha256(bytes(decoded)).hexdigest(),
                     encoding="uuencode",
-                )
+                ),
+                bytes(decoded),
             )
             data = data[: begin.start()] + data[stop:]
         return data
@@ -169,14 +197,15 @@ class Walker:
             if isinstance(name, bytes):
                 name = decode_bytes(name).text
             content = item.data if isinstance(item.data, bytes) else b""
-            self.result.attachments.append(
+            self._add(
                 Attachment(
                     filename=str(name or ""),
                     content_type="application/octet-stream",
                     size=len(content),
                     sha256=hashlib.sha256(content).hexdigest(),
                     encoding="tnef",
-                )
+                ),
+                content,
             )
 
 

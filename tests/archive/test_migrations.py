@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+import mailvault.access.models  # noqa: F401  (registers the access tables)
 from mailvault.archive import migrate
 from mailvault.archive.db import Database
-import mailvault.access.models  # noqa: F401  (registers the access tables)
 from mailvault.archive.models import Base
 from mailvault.errors import SchemaError
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -128,8 +129,9 @@ def test_sync_once_syncs_due_accounts_and_stops_one_whose_password_is_rejected(
 def test_serve_syncs_registered_accounts(dovecot: Dovecot, settings: Settings, tmp_path: Path) -> None:
     user = dovecot.add_user()
     dovecot.deliver(user, "INBOX", [numbered(n) for n in range(3)])
+    web_port = free_port()
     smtp = f'[smtp]\nlisteners = [{{ address = "127.0.0.1", port = {free_port()} }}]\n'
-    config = write_config(settings, tmp_path, smtp)
+    config = write_config(settings, tmp_path, smtp + f"[web]\nport = {web_port}\n")
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD)
     assert _add(config, dovecot, user, password_file).returncode == 0
@@ -146,7 +148,18 @@ def test_serve_syncs_registered_accounts(dovecot: Dovecot, settings: Settings, t
         while _messages(settings) < 3 and time.monotonic() < deadline and serve.poll() is None:
             time.sleep(0.2)
         assert _messages(settings) == 3, "serve did not sync the registered account"
+        assert _web_answers(web_port, deadline), "serve did not start the web app"
     finally:
         serve.send_signal(signal.SIGTERM)
         _, errors = serve.communicate(timeout=60)
     assert serve.returncode == 0, errors
+
+
+def _web_answers(port: int, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as page:
+                return page.status == 200 and b"mailvault" in page.read()
+        except OSError:
+            time.sleep(0.2)
+    return False

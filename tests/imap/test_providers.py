@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailvault.cli.imap import account_spec
 from mailvault.config import load_settings
 from mailvault.errors import ConfigError
+from mailvault.imapsync.accounts import account_spec
 from mailvault.imapsync.providers import recognise
 
 
