@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -11,12 +14,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 
 from mailvault.archive import lookup
+from mailvault.archive.bundle import SUMS_NAME, verify_zip, write_mbox_zip, write_zip
 from mailvault.archive.export import write_mbox
 from mailvault.archive.migrate import current_revision
 from mailvault.archive.models import Blob, Message, Source
+from mailvault.archive.store import Archive
 from mailvault.archive.verify import count_blobs
 from mailvault.archive.verify import verify as verify_archive
 from mailvault.cli.context import State, pass_state, print_json
+from mailvault.durable import describe_write_error
+from mailvault.errors import MailvaultError
 from mailvault.journal.state import segment_bytes
 from mailvault.mime import parse_message
 
@@ -92,6 +99,24 @@ def show(state: State, message: str, as_json: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the one message to this file instead of standard output.",
 )
+@click.option(
+    "--zip",
+    "zip_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write an evidence zip: each message as messages/<id>-<hash>.eml byte for byte, "
+    "manifest.json and SHA256SUMS (check it with `sha256sum -c SHA256SUMS` once unzipped).",
+)
+@click.option(
+    "--zip-mbox",
+    "zip_mbox_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write an evidence zip holding one messages.mbox (mboxrd), manifest.json and SHA256SUMS.",
+)
+@click.option("--title", help="Title recorded in the zip's manifest.json (default: what was exported).")
+@click.option(
+    "--exported-by",
+    help="Who made the export, recorded in the zip's manifest.json (default: login name@host).",
+)
 @pass_state
 def export(
     state: State,
@@ -99,18 +124,39 @@ def export(
     mbox_file: Path | None,
     out_dir: Path | None,
     output: Path | None,
+    zip_file: Path | None,
+    zip_mbox_file: Path | None,
+    title: str | None,
+    exported_by: str | None,
 ) -> None:
     """Export the exact original bytes of archived messages.
 
     One MESSAGE goes to standard output unless an option names a file or folder; several need
-    --mbox or --dir. Every export is exactly the bytes received (--mbox adds only the mbox framing).
+    --mbox, --dir, --zip or --zip-mbox. Every export is exactly the bytes received (--mbox adds only
+    the mbox framing). --zip and --zip-mbox replace FILE and can serve as evidence: check one
+    later with `mailvault verify --export FILE`, or with standard tools alone.
     """
-    if sum(x is not None for x in (mbox_file, out_dir, output)) > 1:
-        raise click.UsageError("choose one of --mbox, --dir and -o")
-    if len(messages) > 1 and mbox_file is None and out_dir is None:
-        raise click.UsageError("several messages need --mbox FILE or --dir DIR")
+    zip_path = zip_file or zip_mbox_file
+    if sum(x is not None for x in (mbox_file, out_dir, output, zip_file, zip_mbox_file)) > 1:
+        raise click.UsageError("choose one of --mbox, --dir, -o, --zip and --zip-mbox")
+    if len(messages) > 1 and mbox_file is None and out_dir is None and zip_path is None:
+        raise click.UsageError("several messages need --mbox FILE, --dir DIR, --zip FILE or --zip-mbox FILE")
+    if zip_path is None and (title is not None or exported_by is not None):
+        raise click.UsageError("--title and --exported-by describe a --zip or --zip-mbox export")
     with state.archive() as archive:
         refs = [lookup.resolve(archive.db, m) for m in messages]
+        if zip_path is not None:
+            count = _write_zip(
+                zip_path,
+                archive,
+                [r.archive_id for r in refs],
+                mbox=zip_mbox_file is not None,
+                title=title or f"mailvault export of {len(refs)} message(s)",
+                exported_by=exported_by or _login(),
+                query=" ".join(messages),
+            )
+            click.echo(f"exported {count} message(s) to {zip_path} (manifest: {SUMS_NAME})", err=True)
+            return
         if mbox_file is not None:
             with mbox_file.open("ab") as handle:
                 write_mbox(handle, ((archive.blobs.get(r.sha256), r) for r in refs))
@@ -127,12 +173,50 @@ def export(
         click.echo(f"exported {len(refs)} message(s) to {mbox_file or out_dir}", err=True)
 
 
+def _write_zip(path: Path, archive: Archive, archive_ids: list[int], *, mbox: bool, **about: str) -> int:
+    """Write beside `path` and rename: a failed export never leaves a zip that looks complete."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as handle:
+            if mbox:
+                manifest = write_mbox_zip(handle, archive, archive_ids, **about)
+            else:
+                manifest = write_zip(handle, archive, archive_ids, **about)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise MailvaultError(describe_write_error(exc, f"write {path.name}", path.parent)) from exc
+        raise
+    return manifest.count
+
+
+def _login() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER: a bare container
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Check a zip made by `export --zip/--zip-mbox` against its SHA256SUMS and manifest.json "
+    "instead (needs no archive).",
+)
 @pass_state
-def verify(state: State, as_json: bool, progress: bool | None) -> None:
+def verify(state: State, as_json: bool, progress: bool | None, export_file: Path | None) -> None:
     """Re-hash every stored message and report anything missing or altered (exit 1 if so)."""
+    if export_file is not None:
+        _verify_export(export_file, as_json)
+        return
     show_progress = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
     with state.archive() as archive:
@@ -166,6 +250,18 @@ def verify(state: State, as_json: bool, progress: bool | None) -> None:
         verdict = "intact" if report.ok else "PROBLEMS FOUND"
         click.echo(f"checked {report.checked:,} stored messages in {seconds:.1f}s: {verdict}")
     if not report.ok:
+        sys.exit(1)
+
+
+def _verify_export(path: Path, as_json: bool) -> None:
+    problems = verify_zip(path)
+    if as_json:
+        print_json({"file": str(path), "ok": not problems, "problems": problems})
+    else:
+        for problem in problems:
+            click.echo(problem)
+        click.echo(f"{path}: {'PROBLEMS FOUND' if problems else 'intact'}")
+    if problems:
         sys.exit(1)
 
 
