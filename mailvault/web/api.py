@@ -4,7 +4,7 @@ the credential, and calls that change something send the returned csrf_token as 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from mailvault.access.audit import Action, Outcome
 from mailvault.access.models import UserRole
 from mailvault.index.engine import Sort
 from mailvault.index.query import QueryError
-from mailvault.web import reading
+from mailvault.web import exporting, reading
 from mailvault.web.context import SESSION_COOKIE, Viewer, client_address, require, state_of, viewer
 from mailvault.web.pages_admin import audit_filter
 from mailvault.web.render import body_of
@@ -166,3 +166,19 @@ def api_audit(
 def api_users(request: Request, who: SignedIn) -> list[dict[str, object]]:
     require(who, UserRole.ADMIN)
     return [u.as_dict() for u in users.list_users(state_of(request).archive.db)]
+
+
+@router.get(
+    "/export", summary="A message, a conversation or a search as a zip (.eml or mbox) with SHA-256 manifest"
+)
+def api_export(
+    request: Request,
+    who: SignedIn,
+    format: Literal["zip", "mbox"] = "zip",
+    message: int | None = None,
+    thread: int | None = None,
+    q: str | None = None,
+) -> Response:
+    state = state_of(request)
+    ids, what = exporting.messages_for(state, who, message=message, thread=thread, query=q)
+    return exporting.export_response(state, who, ids, what, format)

@@ -14,6 +14,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 LANGUAGES = ("zh", "en")
+# Words the templates translate from data (roles, directions, audit actions …), not literals.
+DATA_TEXTS = (
+    *("admin", "auditor", "manager", "employee"),
+    *("inbound", "outbound", "internal", "unknown"),
+    *("smtp", "imap", "file"),
+    *("deleted", "moved", "renumbered"),
+    *("ok", "denied", "failed"),
+    "domain",
+    *("To", "Cc", "Bcc"),
+    "(no date)",
+)
 _LOCALES = Path(__file__).parent / "locales"
 
 
@@ -62,6 +73,10 @@ class Translator:
             return self("(no date)")
         local = when.replace(tzinfo=UTC).astimezone(self.zone)
         return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+    @property
+    def time_zone_name(self) -> str:
+        return self.zone.key
 
     def date(self, when: dt.datetime | None) -> str:
         if when is None:

@@ -16,7 +16,7 @@ from mailvault.access import audit, sessions, users
 from mailvault.access.audit import Action, Outcome
 from mailvault.index.engine import Sort
 from mailvault.index.query import QueryError
-from mailvault.web import reading
+from mailvault.web import exporting, reading
 from mailvault.web.app import templates
 from mailvault.web.context import (
     LANGUAGE_COOKIE,
@@ -338,3 +338,17 @@ def thread_page(request: Request, who: SignedIn, archive_id: int) -> Response:
         subject=subject,
         employees=employees,
     )
+
+
+@router.get("/export")
+def export_download(
+    request: Request,
+    who: SignedIn,
+    format: str = "zip",
+    message: int | None = None,
+    thread: int | None = None,
+    q: str | None = None,
+) -> Response:
+    state = state_of(request)
+    ids, what = exporting.messages_for(state, who, message=message, thread=thread, query=q)
+    return exporting.export_response(state, who, ids, what, "mbox" if format == "mbox" else "zip")
