@@ -59,10 +59,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from mailvault.web import api, pages, pages_admin  # the routes need `templates` from here
+    from mailvault.web import api, pages, pages_admin, pages_customers  # they need `templates`
 
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
+    app.include_router(pages_customers.router)
+    app.include_router(pages_customers.api_router)
     app.include_router(api.router)
     app.middleware("http")(_protect)
     app.exception_handler(SignInRequired)(_sign_in)

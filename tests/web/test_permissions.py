@@ -147,3 +147,30 @@ def test_grant_revoked_takes_effect_at_once(company: Company, client: TestClient
     assert client.get(f"/messages/{szhq}").status_code == 404
     found = client.get("/api/search", params={"q": "采购订单"}).json()
     assert found["total"] == 0
+
+
+CUSTOMERS = {
+    "admin": {"kunde.de", "szhq.cn", "kpmg-cn.com", "evil.example"},
+    "auditor": {"kunde.de", "szhq.cn", "kpmg-cn.com", "evil.example"},
+    "manager": {"kunde.de", "szhq.cn"},
+    "employee": {"kunde.de", "evil.example"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_customers_within_the_scope(company: Company, client: TestClient, role: str) -> None:
+    sign_in(client, role)
+    listed = client.get("/api/customers").json()
+    assert {c["domain"] for c in listed["customers"]} == CUSTOMERS[role]
+    kunde = next(c for c in listed["customers"] if c["domain"] == "kunde.de")
+    assert (kunde["messages_in"], kunde["messages_out"], kunde["open_threads"]) == (2, 1, 1)
+    page = client.get("/customers")
+    assert page.status_code == 200
+    for domain in CUSTOMERS["admin"]:
+        assert (f'href="/customers/{domain}"' in page.text) == (domain in CUSTOMERS[role])
+        detail = client.get(f"/customers/{domain}")
+        api = client.get(f"/api/customers/{domain}")
+        expected = 200 if domain in CUSTOMERS[role] else 404
+        assert (detail.status_code, api.status_code) == (expected, expected), domain
+    threads = client.get("/api/customers/kunde.de").json()["threads"]
+    assert [(t["messages"], t["open"]) for t in threads] == [(3, True)]
