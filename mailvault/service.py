@@ -36,7 +36,6 @@ from mailvault.gateway.server import (
 from mailvault.imapsync import worker as imap_worker
 from mailvault.index import worker as index_worker
 from mailvault.journal.spool import Spool
-from mailvault.web import worker as web_worker
 from mailvault.workers import supervise
 
 log = logging.getLogger(__name__)
@@ -109,6 +108,8 @@ async def _serve(
                     )
                 )
             if with_web:
+                from mailvault.web import worker as web_worker  # FastAPI is slow to import: only here
+
                 tasks.create_task(
                     supervise(
                         "mailvault-web",

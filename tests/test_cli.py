@@ -150,8 +150,53 @@ def test_every_command_has_help() -> None:
         ["db"],
         ["db", "upgrade"],
         ["db", "current"],
+        ["users"],
+        ["users", "add"],
+        ["users", "grant"],
+        ["web"],
     ):
         done = runner.invoke(cli, [*command, "--help"], prog_name="mailvault")
         assert done.exit_code == 0, (command, done.output)
         assert "Usage: mailvault" in done.output
         assert len(done.output.splitlines()) > 3
+
+
+def test_users_commands(tmp_path: Path) -> None:
+    secret = {"MAILVAULT_USER_PASSWORD": "a long password 1"}
+    added = mailvault(tmp_path, "users", "add", "Li.Ming", "--role", "manager", "--name", "李明", env=secret)
+    assert added.returncode == 0, added.stderr
+    assert b"a long password" not in added.stdout + added.stderr
+    again = mailvault(tmp_path, "users", "add", "li.ming", "--role", "admin", env=secret)
+    assert again.returncode == 1
+    assert again.stderr.decode() == "mailvault: error: a user named li.ming exists already\n"
+    short = mailvault(
+        tmp_path, "users", "add", "x", "--role", "admin", env={"MAILVAULT_USER_PASSWORD": "short"}
+    )
+    assert b"too short" in short.stderr
+    employee = mailvault(tmp_path, "users", "add", "zhang", "--role", "employee", env=secret)
+    assert b"an employee needs --email" in employee.stderr
+    granted = mailvault(
+        tmp_path, "users", "grant", "li.ming", "--employee", "Zhang.Wei@Company.cn", "--domain", "kunde.de"
+    )
+    assert granted.returncode == 0, granted.stderr
+    bad = mailvault(tmp_path, "users", "grant", "li.ming", "--domain", "not a domain")
+    assert b"is not a domain" in bad.stderr
+    assert mailvault(tmp_path, "users", "disable", "li.ming").returncode == 0
+    listed = json.loads(mailvault(tmp_path, "users", "list", "--json").stdout)
+    assert listed == [
+        {
+            "username": "li.ming",
+            "email": "",
+            "display_name": "李明",
+            "role": "manager",
+            "language": None,
+            "disabled": True,
+            "grants": [
+                {"kind": "domain", "value": "kunde.de"},
+                {"kind": "employee", "value": "zhang.wei@company.cn"},
+            ],
+        }
+    ]
+    no_password = mailvault(tmp_path, "users", "passwd", "li.ming")
+    assert no_password.returncode == 1
+    assert b"no password: give --password-file" in no_password.stderr
