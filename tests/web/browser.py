@@ -6,6 +6,9 @@ Plain helpers (`live_server`, `launch_chromium`, `sign_in`, `RemoteRecorder`) se
 scripts/screenshots alike; the fixtures below are loaded by test modules with
 `pytest_plugins = ["tests.web.browser"]`. The browser tests run on SQLite only: what they check is
 the browser's side, which the database does not change.
+
+PYTEST_DONT_REWRITE: test modules import helpers from here before pytest loads it as their plugin,
+too late for assertion rewriting (a warning, hence an error); there are no asserts here to rewrite.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
 
 from mailvault.config import Settings
@@ -63,16 +66,14 @@ class LiveServer:
             self._failure = exc
 
     def start(self, seconds: float = 15.0) -> None:
-        """Start serving and wait until the sign-in page answers."""
+        """Start serving and wait until the sign-in page answers; stop() cleans up either way."""
         self._thread.start()
         deadline = time.monotonic() + seconds
-        while True:
-            if self._failure is not None or not self._thread.is_alive():
-                raise RuntimeError(f"the web app did not start: {self._failure!r}")
-            if self._server.started and self._answers():
-                return
+        while not (self._server.started and self._answers()):
+            if not self._thread.is_alive():
+                failure, self._failure = self._failure, None  # reported here, not again by stop()
+                raise RuntimeError("the web app did not start (its log says why)") from failure
             if time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"the web app did not answer at {self.url} within {seconds:.0f} s")
             time.sleep(0.05)
 
@@ -98,8 +99,8 @@ class LiveServer:
 @contextmanager
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     server = LiveServer(settings)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -134,7 +135,9 @@ class RemoteRecorder:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="remote-recorder", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="remote-recorder", daemon=True
+        )
 
     def _record(self, path: str) -> None:
         with self._lock:
@@ -182,7 +185,11 @@ def launch_chromium(playwright: Playwright) -> Browser:
 def new_context(browser: Browser, base_url: str, *, locale: str = "en-US") -> BrowserContext:
     """A fresh profile (no cookies) whose Accept-Language follows `locale`."""
     context = browser.new_context(
-        base_url=base_url, locale=locale, viewport=VIEWPORT, accept_downloads=True, timezone_id="Asia/Shanghai"
+        base_url=base_url,
+        locale=locale,
+        viewport=VIEWPORT,
+        accept_downloads=True,
+        timezone_id="Asia/Shanghai",
     )
     context.set_default_timeout(TIMEOUT_MS)
     return context
@@ -190,7 +197,8 @@ def new_context(browser: Browser, base_url: str, *, locale: str = "en-US") -> Br
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
     """Through the sign-in form, as a person would; ends on the search page."""
-    page.goto("/login")
+    if urlsplit(page.url).path != "/login":
+        page.goto("/login")
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(password)
     page.locator("form[action='/login'] button[type=submit]").click()
