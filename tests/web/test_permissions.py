@@ -3,11 +3,16 @@ answered exactly as a message that does not exist, and the refusal is in the aud
 
 from __future__ import annotations
 
+import json
+import zipfile
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailvault.access.models import AuditEvent
+from mailvault.archive.bundle import verify_zip
 from mailvault.archive.store import Archive
 from tests.web.conftest import EXPECTED, Company, sign_in
 
@@ -174,3 +179,41 @@ def test_customers_within_the_scope(company: Company, client: TestClient, role: 
         assert (detail.status_code, api.status_code) == (expected, expected), domain
     threads = client.get("/api/customers/kunde.de").json()["threads"]
     assert [(t["messages"], t["open"]) for t in threads] == [(3, True)]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_exports_hold_only_what_the_role_may_read(
+    company: Company, client: TestClient, role: str, tmp_path: Path
+) -> None:
+    sign_in(client, role)
+    names = {archive_id: name for name, archive_id in company.ids.items()}
+    for name, archive_id in company.ids.items():
+        for route in (f"/export?message={archive_id}", f"/api/export?thread={archive_id}&format=mbox"):
+            answer = client.get(route)
+            assert answer.status_code == (200 if name in EXPECTED[role] else 404), (role, route)
+    everything = client.get("/api/export", params={"q": "after:2000", "format": "zip"})
+    assert everything.status_code == 200
+    path = tmp_path / "export.zip"
+    path.write_bytes(everything.content)
+    assert verify_zip(path) == []
+    with zipfile.ZipFile(path) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+    assert {names[entry["archive_id"]] for entry in manifest["messages"]} == EXPECTED[role]
+
+
+def test_openapi_describes_the_api(client: TestClient) -> None:
+    schema = client.get("/api/openapi.json").json()
+    assert {
+        "/api/login",
+        "/api/search",
+        "/api/messages/{archive_id}",
+        "/api/messages/{archive_id}/raw",
+        "/api/messages/{archive_id}/thread",
+        "/api/messages/{archive_id}/attachments/{position}",
+        "/api/customers",
+        "/api/customers/{domain}",
+        "/api/export",
+        "/api/audit",
+        "/api/users",
+    } <= set(schema["paths"])
+    assert not any(path.startswith("/messages") for path in schema["paths"])  # pages are not API
