@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, or_, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mailvault.access.models import GrantKind, UserRole
@@ -74,11 +74,11 @@ class Scope:
         by_participant = select(Participant.archive_id).where(
             Participant.role.in_(_COUNTED_ROLES), or_(*matches)
         )
-        parts = [archive_id.in_(by_participant)]
-        if self.employees:
-            by_owner = select(Source.archive_id).where(func.lower(Source.owner).in_(self.employees))
-            parts.append(archive_id.in_(by_owner))
-        return or_(*parts)
+        if not self.employees:
+            return archive_id.in_(by_participant)
+        # Owners are stored lower-cased (ingest); one IN over a UNION lets PostgreSQL semi-join.
+        by_owner = select(Source.archive_id).where(Source.owner.in_(self.employees))
+        return archive_id.in_(union_all(by_participant, by_owner))
 
     def visible(self, session: Session, archive_ids: Iterable[int]) -> set[int]:
         """Which of `archive_ids` this scope may read (database check)."""
