@@ -65,6 +65,11 @@ def home() -> Response:
     return RedirectResponse("/search", status_code=303)
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)  # no icon; answering spares every page a 404 in the console
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/search") -> Response:
     if signed_in(request) is not None:
