@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, false, or_, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mailvault.access.models import GrantKind, UserRole
 from mailvault.access.users import UserInfo
-from mailvault.archive.models import Message, Participant, Role, Source
+from mailvault.archive.models import Participant, Role, Source
 from mailvault.index.query import Address, And, Keyword, Node, Or
 
 _COUNTED_ROLES = tuple(r.value for r in Role if r is not Role.REPLY_TO)
@@ -61,39 +61,56 @@ class Scope:
         self, archive_id: ColumnElement[int] | InstrumentedAttribute[int]
     ) -> ColumnElement[bool] | None:
         """A SQL condition on an archive-id column that holds for messages in this scope;
-        None when the scope is everything (no condition needed)."""
+        None when the scope is everything (no condition needed). For filtering many messages
+        (the customers directory); `visible` checks a few ids faster."""
         if self.everything:
             return None
         if self.empty:
             return false()
-        matches: list[ColumnElement[bool]] = []
-        if self.employees:
-            matches.append(Participant.address.in_(self.employees))
-        for domain in sorted(self.domains):
-            matches += [Participant.domain == domain, Participant.domain.endswith("." + domain)]
-        by_participant = select(Participant.archive_id).where(
-            Participant.role.in_(_COUNTED_ROLES), or_(*matches)
-        )
+        by_participant = select(Participant.archive_id).where(self._participant_match())
         if not self.employees:
             return archive_id.in_(by_participant)
-        # Owners are stored lower-cased (ingest); one IN over a UNION lets PostgreSQL semi-join.
+        # One IN over a UNION (not an OR of two): PostgreSQL can then semi-join.
         by_owner = select(Source.archive_id).where(Source.owner.in_(self.employees))
         return archive_id.in_(union_all(by_participant, by_owner))
 
     def visible(self, session: Session, archive_ids: Iterable[int]) -> set[int]:
-        """Which of `archive_ids` this scope may read (database check)."""
+        """Which of `archive_ids` this scope may read (database check). Looks only at these
+        messages' participants and sources, by index: milliseconds whatever the archive size."""
         ids = set(archive_ids)
-        condition = self.condition(Message.archive_id)
-        if condition is None or not ids:
+        if self.everything or not ids:
             return ids
+        if self.empty:
+            return set()
         found: set[int] = set()
         wanted = sorted(ids)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             found.update(
-                session.scalars(select(Message.archive_id).where(Message.archive_id.in_(chunk), condition))
+                session.scalars(
+                    select(Participant.archive_id).where(
+                        Participant.archive_id.in_(chunk), self._participant_match()
+                    )
+                )
             )
+            if self.employees:
+                found.update(
+                    session.scalars(
+                        select(Source.archive_id).where(
+                            Source.archive_id.in_(chunk), Source.owner.in_(self.employees)
+                        )
+                    )
+                )
         return found
+
+    def _participant_match(self) -> ColumnElement[bool]:
+        """A participant that puts its message in scope (owners are stored lower-cased)."""
+        matches: list[ColumnElement[bool]] = []
+        if self.employees:
+            matches.append(Participant.address.in_(self.employees))
+        for domain in sorted(self.domains):
+            matches += [Participant.domain == domain, Participant.domain.endswith("." + domain)]
+        return and_(Participant.role.in_(_COUNTED_ROLES), or_(*matches))
 
     def may_read(self, session: Session, archive_id: int) -> bool:
         return archive_id in self.visible(session, [archive_id])
