@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from mailvault.access import audit, sessions, users
-from mailvault.access.audit import Action, Outcome
+from mailvault.access.audit import Action
 from mailvault.access.models import UserRole
 from mailvault.index.engine import Sort
 from mailvault.index.query import QueryError
-from mailvault.web import exporting, reading
-from mailvault.web.context import SESSION_COOKIE, Viewer, client_address, require, state_of, viewer
+from mailvault.web import exporting, reading, signin
+from mailvault.web.context import SESSION_COOKIE, Viewer, require, state_of, viewer
 from mailvault.web.pages_admin import audit_filter
 from mailvault.web.render import body_of
 from mailvault.web.responses import download_response
@@ -32,40 +32,17 @@ class Credentials(BaseModel):
 
 @router.post("/login", summary="Sign in; sets the session cookie and returns the CSRF token")
 def api_login(request: Request, credentials: Credentials) -> Response:
-    state = state_of(request)
-    db, address = state.archive.db, client_address(request)
-    name = credentials.username.lower()[:320]
-    if sessions.refused(db, credentials.username, address, state.rate_limit):
-        audit.record(
-            db,
-            username=name,
-            action=Action.SIGN_IN,
-            address=address,
-            outcome=Outcome.DENIED,
-            detail={"reason": "rate limit"},
-        )
+    tried = signin.attempt(request, credentials.username, credentials.password, via="api")
+    if tried.refusal is signin.Refusal.PAUSED:
         return JSONResponse({"error": "too many failed sign-ins; wait and try again"}, status_code=429)
-    user = users.authenticate(db, credentials.username, credentials.password)
-    if user is None:
-        sessions.failed(db, credentials.username, address, state.rate_limit)
-        audit.record(db, username=name, action=Action.SIGN_IN, address=address, outcome=Outcome.FAILED)
+    if tried.user is None:
         return JSONResponse(
             {"error": "wrong username or password, or the account is disabled"}, status_code=401
         )
-    sessions.succeeded(db, credentials.username)
-    token = sessions.start(db, user.user_id, address, state.session_lifetime)
-    audit.record(db, username=user.username, action=Action.SIGN_IN, address=address, detail={"via": "api"})
-    found = sessions.find(db, token, state.idle_limit)
-    response = JSONResponse({"user": user.as_dict(), "csrf_token": found.csrf_token if found else ""})
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(state.session_lifetime.total_seconds()),
-        path="/",
-        secure=state.settings.web.secure_cookies,
-        httponly=True,
-        samesite="strict",
-    )
+    state = state_of(request)
+    found = sessions.find(state.archive.db, tried.token, state.idle_limit)
+    response = JSONResponse({"user": tried.user.as_dict(), "csrf_token": found.csrf_token if found else ""})
+    signin.set_session_cookie(request, response, tried.token)
     return response
 
 

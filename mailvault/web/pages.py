@@ -12,18 +12,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from mailvault.access import audit, sessions, users
-from mailvault.access.audit import Action, Outcome
+from mailvault.access import sessions, users
+from mailvault.access.audit import Action
 from mailvault.index.engine import Sort
 from mailvault.index.query import QueryError
-from mailvault.web import exporting, reading
+from mailvault.web import exporting, reading, signin
 from mailvault.web.app import templates
 from mailvault.web.context import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
     Forbidden,
     Viewer,
-    client_address,
     signed_in,
     state_of,
     translator,
@@ -93,7 +92,7 @@ def _login_form(request: Request, next: str, username: str, error: str, status: 
         },
         status_code=status,
     )
-    _set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
+    signin.set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
     return response
 
 
@@ -109,43 +108,16 @@ def login(
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(csrf, expected):
         return _login_form(request, next, username, t("The sign-in form expired; please try again."), 400)
-    address = client_address(request)
-    db = state.archive.db
-    if sessions.refused(db, username, address, state.rate_limit):
-        audit.record(
-            db,
-            username=username.lower()[:320],
-            action=Action.SIGN_IN,
-            address=address,
-            outcome=Outcome.DENIED,
-            detail={"reason": "rate limit"},
-        )
+    tried = signin.attempt(request, username, password, via="form")
+    if tried.refusal is signin.Refusal.PAUSED:
         minutes = int(state.rate_limit.window.total_seconds() // 60)
-        return _login_form(
-            request,
-            next,
-            username,
-            t("Too many failed sign-ins; wait {minutes} minutes and try again.", minutes=minutes),
-            429,
-        )
-    user = users.authenticate(db, username, password)
-    if user is None:
-        sessions.failed(db, username, address, state.rate_limit)
-        audit.record(
-            db,
-            username=username.lower()[:320],
-            action=Action.SIGN_IN,
-            address=address,
-            outcome=Outcome.FAILED,
-        )
-        return _login_form(
-            request, next, username, t("Wrong username or password, or the account is disabled."), 401
-        )
-    sessions.succeeded(db, username)
-    token = sessions.start(db, user.user_id, address, state.session_lifetime)
-    audit.record(db, username=user.username, action=Action.SIGN_IN, address=address)
+        text = t("Too many failed sign-ins; wait {minutes} minutes and try again.", minutes=minutes)
+        return _login_form(request, next, username, text, 429)
+    if tried.refusal is signin.Refusal.WRONG:
+        text = t("Wrong username or password, or the account is disabled.")
+        return _login_form(request, next, username, text, 401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, token, max_age=int(state.session_lifetime.total_seconds()))
+    signin.set_session_cookie(request, response, tried.token)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 
@@ -176,22 +148,8 @@ def language(
     if who is not None:
         users.set_language(state_of(request).archive.db, who.user.user_id, chosen)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    _set_cookie(request, response, LANGUAGE_COOKIE, chosen, max_age=365 * 86400, http_only=False)
+    signin.set_cookie(request, response, LANGUAGE_COOKIE, chosen, max_age=365 * 86400, http_only=False)
     return response
-
-
-def _set_cookie(
-    request: Request, response: Response, name: str, value: str, *, max_age: int, http_only: bool = True
-) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        secure=state_of(request).settings.web.secure_cookies,
-        httponly=http_only,
-        samesite="strict",
-    )
 
 
 def full_query(q: str, after: str, before: str, direction: str, owner: str, attachment: bool) -> str:
