@@ -53,7 +53,7 @@ if __name__ == "__main__" and not __package__:
     # Run as `python bench/web.py` from anywhere: make the `bench` package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
