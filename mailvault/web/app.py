@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from mailvault import __version__
 from mailvault.config import Settings
 from mailvault.errors import ArchiveError, MailvaultError, NotFoundError, SearchIndexError
-from mailvault.web.context import Forbidden, SignInRequired, WebState, translator
+from mailvault.web.context import Forbidden, SignInRequired, StaleForm, WebState, translator
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,13 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
     if exc.hide:
         return await _not_found(request, NotFoundError(str(exc)))
     t = translator(request)
-    text = t("You may not do this with your role.")
     if _wants_json(request):
         return JSONResponse({"error": str(exc)}, status_code=403)
-    return error_page(request, 403, t("Not allowed"), text if "csrf" not in str(exc) else str(exc))
+    if isinstance(exc, StaleForm):
+        return error_page(
+            request, 403, t("Not allowed"), t("The form is out of date; reload the page and try again.")
+        )
+    return error_page(request, 403, t("Not allowed"), t("You may not do this with your role."))
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

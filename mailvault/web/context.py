@@ -44,6 +44,15 @@ class Forbidden(Exception):
         self.hide = hide
 
 
+class StaleForm(Forbidden):
+    """A form without this session's CSRF token: stale, or posted from another site."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the form is out of date or was not sent by mailvault; reload the page and try again"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Viewer:
     user: UserInfo
@@ -60,7 +69,7 @@ class Viewer:
 
     def check_csrf(self, token: str | None) -> None:
         if not token or not hmac.compare_digest(token, self.csrf_token):
-            raise Forbidden("the form is out of date or was not sent by mailvault; reload the page")
+            raise StaleForm()
 
 
 class SearchEngines:

@@ -21,7 +21,7 @@ from mailvault.web.app import templates
 from mailvault.web.context import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
-    Forbidden,
+    StaleForm,
     Viewer,
     signed_in,
     state_of,
@@ -143,7 +143,7 @@ def language(
     who = signed_in(request)
     expected = who.csrf_token if who else request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(csrf, expected):
-        raise Forbidden("csrf: the form is out of date; reload the page")
+        raise StaleForm()
     chosen = language if language in ("zh", "en") else "en"
     if who is not None:
         users.set_language(state_of(request).archive.db, who.user.user_id, chosen)

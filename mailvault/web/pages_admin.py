@@ -121,9 +121,6 @@ def users_change(
                 raise users.UserError("you cannot disable yourself")
             users.set_disabled(db, username, operation == "disable")
             what = f"{operation}d user {username}"
-        elif operation == "passwd":
-            users.set_password(db, username, password)
-            what = f"new password for {username}"
         elif operation in ("grant", "revoke"):
             grant_kind = GrantKind(kind)
             if operation == "grant":

@@ -210,3 +210,15 @@ def test_audit_trail_is_append_only(company: Company) -> None:
             session.execute(text("DELETE FROM audit_events"))
         with archive.db.reading() as session:
             assert session.scalars(select(AuditEvent.username)).all() == ["admin"]
+
+
+def test_stale_form_says_so(company: Company, client: TestClient) -> None:
+    sign_in(client, "admin")
+    answer = client.post("/admin/users", data={"csrf": "old", "operation": "disable", "username": "employee"})
+    assert answer.status_code == 403
+    assert "表单已过期" in answer.text  # "the form is out of date", not "your role may not"
+    assert (
+        client.post("/api/logout", headers={"X-CSRF-Token": "old"})
+        .json()["error"]
+        .startswith("the form is out of date")
+    )
