@@ -38,7 +38,7 @@ def server_for(settings: Settings) -> uvicorn.Server:
 
 async def run_in_foreground(settings: Settings) -> None:
     """The web app, and the indexer so that new mail is searchable; stops on SIGTERM or Ctrl-C."""
-    server = server_for(settings)
+    server = _ForegroundServer(server_for(settings).config)
     stopping = asyncio.Event()
     indexer = asyncio.ensure_future(
         supervise(
@@ -78,3 +78,24 @@ class _ServiceWorkerServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+class _ForegroundServer(uvicorn.Server):
+    """Stops on SIGTERM or Ctrl-C (a second one forces it) and exits 0, as `mailvault serve`
+    does; uvicorn's own handling would re-raise the signal and end the process by it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._stop)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    def _stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
