@@ -59,8 +59,9 @@ class Walker:
         if _is_body_text(part, ctype):
             if text_wanted:
                 self._body_text(part, ctype)
-            if self.for_display and ctype == "text/html":
-                self._keep_html(part)
+            elif self.for_display and ctype == "text/html":  # the HTML beside a plain-text body
+                data = _payload_bytes(part, self.result)
+                self.html.append(decode_bytes(data, _declared_charset(part, ctype, data)).text)
             return
         self._attachment(part, ctype)
 
@@ -72,29 +73,17 @@ class Walker:
         data = _payload_bytes(part, self.result)
         if ctype == "text/plain":
             data = self._extract_uuencoded(data)
-        declared = part.get_content_charset()
-        if ctype == "text/html" and declared in (None, "us-ascii", "ascii"):
-            # The HTML's own <meta charset> is the better label when MIME gives none.
-            meta = _META_CHARSET.search(data[:4096])
-            if meta:
-                declared = meta.group(1).decode("ascii")
+        declared = _declared_charset(part, ctype, data)
         decoded = decode_bytes(data, declared)
         if decoded.repaired:
             declared = declared or "none"
             self.result.flag(f"charset repaired: declared {declared}, decoded as {decoded.charset}")
         if decoded.charset not in self.result.charsets:
             self.result.charsets.append(decoded.charset)
+        if ctype == "text/html" and self.for_display:
+            self.html.append(decoded.text)
         text = html_to_text(decoded.text) if ctype == "text/html" else decoded.text
         self.texts.append(text.replace("\r\n", "\n").strip())
-
-    def _keep_html(self, part: email.message.Message) -> None:
-        data = _payload_bytes(part, self.result)
-        declared = part.get_content_charset()
-        if declared in (None, "us-ascii", "ascii"):
-            meta = _META_CHARSET.search(data[:4096])
-            if meta:
-                declared = meta.group(1).decode("ascii")
-        self.html.append(decode_bytes(data, declared).text)
 
     def _add(self, attachment: Attachment, data: bytes) -> None:
         self.result.attachments.append(attachment)
@@ -233,6 +222,16 @@ def _raw_param(part: email.message.Message, header: str, param: str) -> str | No
             if match:
                 return match.group(1) if match.group(1) is not None else match.group(2)
     return None
+
+
+def _declared_charset(part: email.message.Message, ctype: str, data: bytes) -> str | None:
+    declared = part.get_content_charset()
+    if ctype == "text/html" and declared in (None, "us-ascii", "ascii"):
+        # The HTML's own <meta charset> is the better label when MIME gives none.
+        meta = _META_CHARSET.search(data[:4096])
+        if meta:
+            return meta.group(1).decode("ascii")
+    return declared
 
 
 def _is_body_text(part: email.message.Message, ctype: str) -> bool:

@@ -144,3 +144,29 @@ def test_parse_never_raises_on_odd_text(text: str, encoding: str) -> None:
     body = text.encode(encoding, "replace")
     raw = b"Subject: " + body[:80].replace(b"\n", b" ") + b"\r\nFrom: x@y\r\n\r\n" + body
     assert isinstance(parse_message(raw).text, str)
+
+
+def test_display_parse_keeps_html_and_the_archives_attachment_order() -> None:
+    """parse_for_display sees the same attachments at the same positions as the archive
+    (downloads are addressed by position), plus the HTML and each attachment's bytes."""
+    from mailvault.mime.parse import parse_for_display
+
+    html_only = raw_message(
+        b"From: a@b.cn\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html",
+        '<meta charset="gbk"><p>报价单已发送</p>'.encode("gbk"),
+    )
+    shown = parse_for_display(html_only)
+    assert shown.html == ['<meta charset="gbk"><p>报价单已发送</p>']
+    assert "报价单已发送" in shown.result.text
+    raw = make_message(
+        html="<p>见附件</p>",
+        attachments=[
+            ("a.pdf", b"%PDF-1", "application/pdf"),
+            ("报价.xlsx", b"PK\x03\x04", "application/zip"),
+        ],
+    )
+    shown = parse_for_display(raw)
+    archived = parse_message(raw)
+    assert shown.result.attachments == archived.attachments
+    assert shown.contents == [b"%PDF-1", b"PK\x03\x04"]
+    assert [h.strip() for h in shown.html] == ["<p>见附件</p>"]
