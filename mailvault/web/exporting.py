@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import IO
 
 from fastapi import Response
-from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import StreamingResponse
 
 from mailvault.access.audit import Action
 from mailvault.archive.bundle import write_mbox_zip, write_zip
@@ -64,20 +65,20 @@ def export_response(state: WebState, viewer: Viewer, ids: list[int], what: str, 
     writer = write_mbox_zip if fmt == "mbox" else write_zip
     spool_dir = state.settings.archive.data_dir / "tmp"
     spool_dir.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=spool_dir, prefix="export-", suffix=".zip", delete=False)  # noqa: SIM115
+    # An unnamed file: nothing is left behind, whether the download completes or not.
+    handle = tempfile.TemporaryFile(dir=spool_dir, prefix="export-")  # noqa: SIM115 (closed by _chunks)
     try:
-        with handle:
-            manifest = writer(
-                handle,
-                state.archive,
-                ids,
-                title=f"mailvault export: {what}",
-                exported_by=viewer.user.username,
-                query=what,
-            )
-        digest = _sha256(handle.name)
+        manifest = writer(
+            handle,
+            state.archive,
+            ids,
+            title=f"mailvault export: {what}",
+            exported_by=viewer.user.username,
+            query=what,
+        )
+        size, digest = os.fstat(handle.fileno()).st_size, _sha256(handle)
     except BaseException:
-        os.unlink(handle.name)
+        handle.close()
         raise
     reading.record(
         state,
@@ -89,17 +90,23 @@ def export_response(state: WebState, viewer: Viewer, ids: list[int], what: str, 
     )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     name = f"mailvault-export-{stamp}{'-mbox' if fmt == 'mbox' else ''}.zip"
-    return FileResponse(
-        handle.name,
-        media_type="application/zip",
-        headers={"Content-Disposition": content_disposition(name), "X-Export-SHA256": digest},
-        background=BackgroundTask(os.unlink, handle.name),
-    )
+    headers = {
+        "Content-Disposition": content_disposition(name),
+        "Content-Length": str(size),
+        "X-Export-SHA256": digest,
+    }
+    return StreamingResponse(_chunks(handle), media_type="application/zip", headers=headers)
 
 
-def _sha256(path: str) -> str:
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    with handle:
+        handle.seek(0)
+        yield from iter(lambda: handle.read(1 << 20), b"")
+
+
+def _sha256(handle: IO[bytes]) -> str:
+    handle.seek(0)
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()

@@ -178,15 +178,13 @@ def _prune(nodes: list[ThreadNode], allowed: set[int]) -> list[ThreadNode]:
     return kept
 
 
-def directions(state: WebState, archive_ids: list[int]) -> dict[int, tuple[str, str]]:
-    """Direction and owner summary per message, for thread listings."""
+def directions(state: WebState, archive_ids: list[int]) -> dict[int, str]:
+    """Each message's direction, for conversation listings."""
     with state.archive.db.reading() as session:
         rows = session.execute(
-            select(Message.archive_id, Message.direction, Message.sender_addr).where(
-                Message.archive_id.in_(archive_ids)
-            )
+            select(Message.archive_id, Message.direction).where(Message.archive_id.in_(archive_ids))
         ).all()
-    return {row[0]: (row[1], row[2]) for row in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 def employees_in(state: WebState, archive_ids: list[int]) -> set[str]:
