@@ -262,6 +262,90 @@ class WebSettings(_Section):
         return value
 
 
+class LedgerSettings(_Section):
+    tsa_url: str = Field(
+        "",
+        description="RFC 3161 time-stamping authority that stamps each checkpoint of the ledger, e.g. "
+        "http://timestamp.digicert.com; empty: checkpoints are not stamped.",
+    )
+    tsa_ca_file: Path | None = Field(
+        None,
+        description="PEM certificate(s) of the time-stamping authority, for `mailvault ledger verify-stamp`.",
+    )
+    checkpoint_mail_to: list[str] = Field(
+        default_factory=list,
+        description="Outside addresses each checkpoint is e-mailed to (through [notify] smtp_server), so a "
+        "copy of the chain head exists beyond the administrators' reach.",
+    )
+
+
+class SignalSettings(_Section):
+    free_mail_domains: list[str] = Field(
+        default_factory=lambda: [
+            "163.com",
+            "126.com",
+            "yeah.net",
+            "qq.com",
+            "foxmail.com",
+            "sina.com",
+            "sina.cn",
+            "sohu.com",
+            "aliyun.com",
+            "139.com",
+            "189.cn",
+            "gmail.com",
+            "googlemail.com",
+            "hotmail.com",
+            "outlook.com",
+            "live.com",
+            "msn.com",
+            "yahoo.com",
+            "yahoo.com.cn",
+            "icloud.com",
+            "me.com",
+            "proton.me",
+            "protonmail.com",
+            "gmx.com",
+            "gmx.de",
+            "mail.com",
+            "yandex.com",
+            "zoho.com",
+        ],
+        description="Personal (free-mail) domains: company mail forwarded or copied to them is a signal.",
+    )
+    company_bank_accounts: list[str] = Field(
+        default_factory=list,
+        description="The company's own bank account numbers, IBANs and SWIFT/BIC codes (spaces ignored); "
+        "outbound mail asking a customer to pay into any other is a risk signal.",
+    )
+    bulk_forward_messages: int = Field(
+        10,
+        ge=2,
+        description="Customer messages one employee forwards outside the company within the window "
+        "that count as bulk forwarding.",
+    )
+    bulk_forward_hours: float = Field(24, gt=0, description="The window for bulk forwarding, in hours.")
+    mass_deletion_messages: int = Field(
+        50,
+        ge=1,
+        description="Messages deleted or moved in one mailbox within the window that count as mass deletion.",
+    )
+    mass_deletion_hours: float = Field(24, gt=0, description="The window for mass deletion, in hours.")
+    notify_managers: bool = Field(
+        False, description="E-mail each new signal to the managers who may read the employee's mail."
+    )
+
+
+class NotifySettings(_Section):
+    smtp_server: str = Field(
+        "127.0.0.1:25",
+        description="host:port of the mail server that delivers mailvault's own mail (checkpoints, signals).",
+    )
+    from_address: str = Field(
+        "", description="From address of mailvault's own mail; empty: mailvault@<host>."
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -285,6 +369,9 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @property

@@ -5,11 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
-import mailvault.access.models  # noqa: F401  (registers the access tables on Base)
-from mailvault.archive.models import Base
+from mailvault.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run() -> None:

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from mailvault.access.models import AuditEvent
 from mailvault.archive.arrival import utcnow
 from mailvault.archive.db import Database
+from mailvault.ledger import payloads
+from mailvault.ledger.chain import EntryKind, Seal, append
 
 
 class Action(StrEnum):
@@ -60,19 +62,20 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     with db.writing() as session:
-        session.add(
-            AuditEvent(
-                at=utcnow(),
-                username=username,
-                action=action.value,
-                outcome=outcome.value,
-                target=target,
-                query=query,
-                address=address,
-                detail=detail or {},
-                count=count,
-            )
+        event = AuditEvent(
+            at=utcnow(),
+            username=username,
+            action=action.value,
+            outcome=outcome.value,
+            target=target,
+            query=query,
+            address=address,
+            detail=detail or {},
+            count=count,
         )
+        session.add(event)
+        session.flush()  # assigns event_id, which the seal names
+        append(session, [Seal(EntryKind.AUDIT, str(event.event_id), payloads.audit_of(event))])
 
 
 def events(

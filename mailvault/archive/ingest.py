@@ -29,6 +29,8 @@ from mailvault.archive.direction import classify
 from mailvault.archive.identity import dedup_key
 from mailvault.archive.models import Attachment, Blob, Message, Participant, Role, Source
 from mailvault.errors import ArchiveError
+from mailvault.ledger import payloads
+from mailvault.ledger.chain import EntryKind, Seal, append
 from mailvault.mime import ParsedMessage, parse_message
 from mailvault.mime.model import Address, ParseStatus
 
@@ -138,6 +140,7 @@ class Ingestor:
                 results.append(IngestResult(archive_id, item.sha256, outcome, None))
             if rows:
                 session.execute(insert(_SOURCES), rows)
+                append(session, [_arrival_seal(row, None) for row in rows])
         return results
 
     def submit(self, arrivals: Sequence[Arrival]) -> Pending:
@@ -199,7 +202,9 @@ class Ingestor:
                 continue
             if item.dedup_key not in message_ids and item.dedup_key not in new_messages:
                 new_messages[item.dedup_key] = item
-        message_ids.update(self._insert_messages(session, list(new_messages.values())))
+        created = self._insert_messages(session, list(new_messages.values()))
+        message_ids.update({key: archive_id for key, (archive_id, _) in created.items()})
+        message_rows = dict(created.values())
 
         now = utcnow()
         results: list[IngestResult] = []
@@ -257,11 +262,17 @@ class Ingestor:
             session.execute(insert(_BLOBS), blob_rows)
         if source_rows:
             session.execute(insert(_SOURCES), source_rows)
+            # Each arrival is sealed; the one that created its message seals the message too.
+            append(
+                session,
+                [_arrival_seal(row, message_rows.pop(row["archive_id"], None)) for row in source_rows],
+            )
         if envelope_rows:
             self._insert_ignoring_duplicates(session, envelope_rows)
         return results
 
-    def _insert_messages(self, session: Session, items: list[_Item]) -> dict[str, int]:
+    def _insert_messages(self, session: Session, items: list[_Item]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Insert the messages; {dedup key: (archive id, the row as written)}."""
         if not items:
             return {}
         now = utcnow()
@@ -270,6 +281,10 @@ class Ingestor:
             insert(_MESSAGES).returning(_MESSAGES.c.dedup_key, _MESSAGES.c.archive_id), rows
         ).all()
         ids = {key: archive_id for key, archive_id in returned}
+        written = {
+            row["dedup_key"]: (ids[row["dedup_key"]], {**row, "archive_id": ids[row["dedup_key"]]})
+            for row in rows
+        }
         participant_rows: list[dict[str, Any]] = []
         attachment_rows: list[dict[str, Any]] = []
         for item in items:
@@ -293,7 +308,7 @@ class Ingestor:
             self._insert_ignoring_duplicates(session, participant_rows)
         if attachment_rows:
             session.execute(insert(_ATTACHMENTS), attachment_rows)
-        return ids
+        return written
 
     def _message_row(self, item: _Item, now: Any) -> dict[str, Any]:
         parsed, key = _parsed(item)
@@ -402,6 +417,10 @@ def _participant(archive_id: int, role: Role, addr: str, name: str) -> dict[str,
         "name": name[:500],
         "domain": addr.rpartition("@")[2][:255] if "@" in addr else "",
     }
+
+
+def _arrival_seal(source_row: dict[str, Any], message_row: dict[str, Any] | None) -> Seal:
+    return Seal(EntryKind.ARRIVAL, source_row["source_key"], payloads.arrival(source_row, message_row))
 
 
 def _source_row(item: _Item, archive_id: int) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The handover of a departing employee: secure, reconcile, customers, successor, evidence."""

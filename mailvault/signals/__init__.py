@@ -1,0 +1,1 @@
+"""Risk signals: the patterns that precede customer theft, found in archived mail."""
