@@ -32,6 +32,15 @@ class Action(StrEnum):
     VIEW_AUDIT = "view-audit"
     USER_CHANGE = "user-change"
     DENIED = "denied"
+    VIEW_SIGNALS = "view-signals"
+    DISMISS_SIGNAL = "dismiss-signal"
+    HANDOVER = "handover"  # opened, secured, closed
+    GRANT_SUCCESSOR = "grant-successor"
+    EVIDENCE = "evidence"  # an evidence package built and handed over
+    RETENTION_CHANGE = "retention-change"
+    HOLD_CHANGE = "hold-change"
+    PURGE = "purge"
+    CHECKPOINT = "checkpoint"
 
 
 class Outcome(StrEnum):
