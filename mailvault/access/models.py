@@ -23,6 +23,9 @@ class UserRole(StrEnum):
 class GrantKind(StrEnum):
     EMPLOYEE = "employee"  # an employee's address: mail they sent, received or held in a mailbox
     DOMAIN = "domain"  # every message with a participant in this domain (or a sub-domain)
+    # A departed employee's mail with one customer, handed to a successor: "employee customer",
+    # the customer an address or a domain. Given to managers and employees alike.
+    HANDOVER = "handover"
 
 
 class User(Base):

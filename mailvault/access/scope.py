@@ -5,15 +5,18 @@ thread, attachment and download (the authority; the index may lag).
 A message is within a user's reach when one of the employees they may read (their own address;
 for managers, the employees granted) sent it, received it (To, Cc, Bcc or envelope) or had it in
 a mailbox that was imported; or, for a manager granted a domain, when any participant's address
-is in that domain or a sub-domain of it. Reply-To alone does not count: anyone can write one.
+is in that domain or a sub-domain of it; or, for a successor handed a departed employee's
+customer, when that employee was involved (as above) and the customer (an address, or an address
+in the domain) took part. Reply-To alone does not count: anyone can write one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mailvault.access.models import GrantKind, UserRole
@@ -29,6 +32,7 @@ class Scope:
     everything: bool
     employees: frozenset[str]
     domains: frozenset[str]
+    handovers: frozenset[tuple[str, str]] = frozenset()  # (employee, customer address or domain)
 
     @classmethod
     def of(cls, user: UserInfo) -> Scope:
@@ -39,11 +43,12 @@ class Scope:
         if user.role is UserRole.MANAGER:
             employees |= {v for k, v in user.grants if k == GrantKind.EMPLOYEE}
             domains |= {v for k, v in user.grants if k == GrantKind.DOMAIN}
-        return cls(False, frozenset(employees), frozenset(domains))
+        handovers = {_pair(v) for k, v in user.grants if k == GrantKind.HANDOVER}
+        return cls(False, frozenset(employees), frozenset(domains), frozenset(handovers))
 
     @property
     def empty(self) -> bool:
-        return not self.everything and not self.employees and not self.domains
+        return not self.everything and not self.employees and not self.domains and not self.handovers
 
     def restrict(self, query: Node) -> Node | None:
         """`query` limited to this scope; None when the scope holds nothing at all."""
@@ -55,6 +60,13 @@ class Scope:
         for address in sorted(self.employees):
             allowed += [Address("from", address), Address("to", address), Address("owner", address)]
         allowed += [Keyword("domain", domain) for domain in sorted(self.domains)]
+        for employee, customer in sorted(self.handovers):
+            involved = Or((Address("from", employee), Address("to", employee), Address("owner", employee)))
+            if "@" in customer:
+                party: Node = Or((Address("from", customer), Address("to", customer)))
+            else:
+                party = Keyword("domain", customer)
+            allowed.append(And((involved, party)))
         return And((query, Or(tuple(allowed))))
 
     def condition(
@@ -67,12 +79,15 @@ class Scope:
             return None
         if self.empty:
             return false()
-        by_participant = select(Participant.archive_id).where(self._participant_match())
-        if not self.employees:
-            return archive_id.in_(by_participant)
-        # One IN over a UNION (not an OR of two): PostgreSQL can then semi-join.
-        by_owner = select(Source.archive_id).where(Source.owner.in_(self.employees))
-        return archive_id.in_(union_all(by_participant, by_owner))
+        # One IN over a UNION (not an OR of several): PostgreSQL can then semi-join.
+        parts: list[Any] = []
+        if self.employees or self.domains:
+            parts.append(select(Participant.archive_id).where(self._participant_match()))
+        if self.employees:
+            parts.append(select(Source.archive_id).where(Source.owner.in_(self.employees)))
+        for employee, customer in sorted(self.handovers):
+            parts.append(_handed_over(employee, customer))
+        return archive_id.in_(union_all(*parts)) if len(parts) > 1 else archive_id.in_(parts[0])
 
     def visible(self, session: Session, archive_ids: Iterable[int]) -> set[int]:
         """Which of `archive_ids` this scope may read (database check). Looks only at these
@@ -86,13 +101,23 @@ class Scope:
         wanted = sorted(ids)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            found.update(
-                session.scalars(
-                    select(Participant.archive_id).where(
-                        Participant.archive_id.in_(chunk), self._participant_match()
+            if self.employees or self.domains:
+                found.update(
+                    session.scalars(
+                        select(Participant.archive_id).where(
+                            Participant.archive_id.in_(chunk), self._participant_match()
+                        )
                     )
                 )
-            )
+            for employee, customer in sorted(self.handovers):
+                found.update(
+                    session.scalars(
+                        select(Participant.archive_id).where(
+                            Participant.archive_id.in_(chunk),
+                            Participant.archive_id.in_(_handed_over(employee, customer)),
+                        )
+                    )
+                )
             if self.employees:
                 found.update(
                     session.scalars(
@@ -114,3 +139,24 @@ class Scope:
 
     def may_read(self, session: Session, archive_id: int) -> bool:
         return archive_id in self.visible(session, [archive_id])
+
+
+def _pair(value: str) -> tuple[str, str]:
+    employee, _, customer = value.partition(" ")
+    return employee, customer
+
+
+def _handed_over(employee: str, customer: str) -> Select[Any]:
+    """Messages the customer took part in that the employee was involved in (sent, received, held)."""
+    counted = Participant.role.in_(_COUNTED_ROLES)
+    if "@" in customer:
+        party = Participant.address == customer
+    else:
+        party = or_(Participant.domain == customer, Participant.domain.endswith("." + customer))
+    by_employee = select(Participant.archive_id).where(counted, Participant.address == employee)
+    held_by_employee = select(Source.archive_id).where(Source.owner == employee)
+    return select(Participant.archive_id).where(
+        counted,
+        party,
+        or_(Participant.archive_id.in_(by_employee), Participant.archive_id.in_(held_by_employee)),
+    )

@@ -106,6 +106,14 @@ def get_user(db: Database, user_id: int) -> UserInfo | None:
         return _info(user, list(grants))
 
 
+def get_named(db: Database, username: str) -> UserInfo:
+    """The user called `username`; UserError when there is none."""
+    with db.reading() as session:
+        user = _existing(session, username)
+        grants = session.scalars(select(Grant).where(Grant.user_id == user.user_id))
+        return _info(user, list(grants))
+
+
 def authenticate(db: Database, username: str, password: str) -> UserInfo | None:
     """The user, when the password is right and the account enabled; None otherwise."""
     username = username.strip().lower()
@@ -153,7 +161,9 @@ def grant(db: Database, username: str, kind: GrantKind, value: str, *, by: str) 
     value = _grant_value(kind, value)
     with db.writing() as session:
         user = _existing(session, username)
-        if user.role != UserRole.MANAGER:
+        if user.role != UserRole.MANAGER and not (
+            kind is GrantKind.HANDOVER and user.role == UserRole.EMPLOYEE
+        ):
             raise UserError(f"{username} is {user.role}: only managers are given grants")
         exists = session.scalars(
             select(Grant).where(Grant.user_id == user.user_id, Grant.kind == kind.value, Grant.value == value)
@@ -180,6 +190,16 @@ def _grant_value(kind: GrantKind, value: str) -> str:
         raise UserError(f"{value!r} is not a mail address: an employee grant names the employee's address")
     if kind is GrantKind.DOMAIN and not _DOMAIN.match(value):
         raise UserError(f"{value!r} is not a domain like example.com")
+    if kind is GrantKind.HANDOVER:
+        employee, _, customer = value.partition(" ")
+        customer = customer.strip().lstrip("@")
+        if "@" not in employee or not ("@" in customer or _DOMAIN.match(customer)):
+            raise UserError(
+                f"{value!r} is not a handover grant: give 'employee@address customer@address-or-domain'"
+            )
+        value = f"{employee} {customer}"
+        if len(value) > 320:
+            raise UserError("a handover grant's two addresses together are longer than 320 characters")
     return value
 
 

@@ -190,6 +190,9 @@ class ImapAccount(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Set when the server rejected the password: no more attempts until it is changed.
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Someone asked for a sync now (a handover's "secure" step): due until a sync ends after it.
+    sync_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sync_requested_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class ImapFolder(Base):

@@ -9,6 +9,7 @@ import click
 from mailvault.cli.accounts import accounts, sync
 from mailvault.cli.context import cli
 from mailvault.cli.db import db
+from mailvault.cli.handover import handover
 from mailvault.cli.imap import import_imap, report
 from mailvault.cli.imports import import_
 from mailvault.cli.messages import export, show, status, verify
@@ -38,6 +39,7 @@ cli.add_command(smtp)
 cli.add_command(smtp_passwd)
 cli.add_command(users_group)
 cli.add_command(web)
+cli.add_command(handover)
 
 
 def main() -> None:

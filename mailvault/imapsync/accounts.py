@@ -142,6 +142,8 @@ def registered(db: Database, box: SecretBox, names: list[str] | None = None) -> 
 def _due(account: ImapAccount) -> datetime:
     if account.last_sync_at is None:
         return datetime.min
+    if account.sync_requested_at is not None and account.sync_requested_at >= account.last_sync_at:
+        return account.sync_requested_at
     wait = timedelta(seconds=account.interval_seconds)
     if account.last_error:
         wait = min(wait, RETRY_AFTER_ERROR)

@@ -161,6 +161,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_risk_signals_kind"), ["kind"], unique=False)
         batch_op.create_index(batch_op.f("ix_risk_signals_occurred_at"), ["occurred_at"], unique=False)
 
+    with op.batch_alter_table("imap_accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sync_requested_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("sync_requested_by", sa.String(length=320), nullable=True))
+
     guards = _POSTGRES_GUARDS if op.get_bind().dialect.name == "postgresql" else _SQLITE_GUARDS
     for statement in guards:
         op.execute(statement)
@@ -170,6 +174,9 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER ledger_entries_append_only ON ledger_entries")
         op.execute("DROP FUNCTION ledger_entries_append_only()")
+    with op.batch_alter_table("imap_accounts", schema=None) as batch_op:
+        batch_op.drop_column("sync_requested_by")
+        batch_op.drop_column("sync_requested_at")
     with op.batch_alter_table("risk_signals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_risk_signals_occurred_at"))
         batch_op.drop_index(batch_op.f("ix_risk_signals_kind"))
