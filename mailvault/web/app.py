@@ -59,12 +59,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from mailvault.web import api, pages, pages_admin, pages_customers  # they need `templates`
+    from mailvault.web import api, pages, pages_admin, pages_customers, pages_handover  # need `templates`
 
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
     app.include_router(pages_customers.router)
     app.include_router(pages_customers.api_router)
+    app.include_router(pages_handover.router)
     app.include_router(api.router)
     app.middleware("http")(_protect)
     app.exception_handler(SignInRequired)(_sign_in)
