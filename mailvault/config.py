@@ -311,12 +311,14 @@ class SignalSettings(_Section):
             "yandex.com",
             "zoho.com",
         ],
-        description="Personal (free-mail) domains: company mail forwarded or copied to them is a signal.",
+        description="Personal (free-mail) domains, sub-domains included: company mail forwarded or secretly "
+        "copied to an address there that is not a customer's is a risk signal (docs/signals.md).",
     )
     company_bank_accounts: list[str] = Field(
         default_factory=list,
-        description="The company's own bank account numbers, IBANs and SWIFT/BIC codes (spaces ignored); "
-        "outbound mail asking a customer to pay into any other is a risk signal.",
+        description="The company's own bank account numbers, IBANs and SWIFT/BIC codes (spaces and dashes "
+        "ignored); outbound mail asking a customer to pay into any other is a risk signal. Empty: that "
+        "check is off.",
     )
     bulk_forward_messages: int = Field(
         10,

@@ -30,6 +30,7 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
 MBOX_NAME = "messages.mbox"
+EVIDENCE_KIND = "evidence"  # mailvault.evidence: .eml files, a report, the ledger entries
 
 _BATCH = 500  # ids looked up per query: few round trips, and no transaction held while streaming
 _CHUNK = 1 << 20
@@ -50,9 +51,10 @@ class ManifestEntry:
     sender_address: str
     sender_name: str
     subject: str
+    ledger: dict[str, Any] | None = None  # evidence packages: the ledger entry that sealed these bytes
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "archive_id": self.archive_id,
             "file": self.file,
             "sha256": self.sha256,
@@ -62,6 +64,9 @@ class ManifestEntry:
             "from": {"address": self.sender_address, "name": self.sender_name},
             "subject": self.subject,
         }
+        if self.ledger is not None:
+            entry["ledger"] = self.ledger
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +82,14 @@ class FileSum:
 class Manifest:
     """What an export holds; `as_dict()` is the manifest.json written into the zip."""
 
-    kind: str  # "eml": one file per message; "mbox": one messages.mbox
+    kind: str  # "eml": one file per message; "mbox": one messages.mbox; "evidence": eml plus a report
     title: str
     exported_by: str
     exported_at: datetime
     query: str
     entries: list[ManifestEntry] = field(default_factory=list)
     files: list[FileSum] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific keys, written before "messages"
 
     @property
     def count(self) -> int:
@@ -106,6 +112,7 @@ class Manifest:
             "mailvault_version": __version__,
             "count": self.count,
             "total_bytes": self.total_bytes,
+            **self.extra,
             "messages": [e.as_dict() for e in self.entries],
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
         }
@@ -124,14 +131,14 @@ def write_zip(
 
     `handle` may be unseekable (a socket, a pipe): zipfile then writes data descriptors.
     """
-    manifest = _new_manifest("eml", title, exported_by, query)
+    manifest = new_manifest("eml", title, exported_by, query)
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as zf:
-        for meta, raw in _messages(archive, archive_ids):
+        for meta, raw in stored_messages(archive, archive_ids):
             name = f"messages/{meta.archive_id}-{meta.sha256[:12]}.eml"
-            zf.writestr(_member(name, meta.date or meta.archived_at), raw)
+            zf.writestr(zip_member(name, meta.date or meta.archived_at), raw)
             manifest.entries.append(meta.entry(name))
             manifest.files.append(FileSum(name, meta.sha256, len(raw)))
-        _finish(zf, manifest)
+        finish_zip(zf, manifest)
     return manifest
 
 
@@ -145,13 +152,13 @@ def write_mbox_zip(
     query: str = "",
 ) -> Manifest:
     """The messages as one mboxrd messages.mbox (RFC 4155), for mail clients that import mbox."""
-    manifest = _new_manifest("mbox", title, exported_by, query)
+    manifest = new_manifest("mbox", title, exported_by, query)
     digest = hashlib.sha256()
     size = 0
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as zf:
         # The size is unknown until the end, so allow past 4 GiB from the start.
-        with zf.open(_member(MBOX_NAME, manifest.exported_at), "w", force_zip64=True) as member:
-            for meta, raw in _messages(archive, archive_ids):
+        with zf.open(zip_member(MBOX_NAME, manifest.exported_at), "w", force_zip64=True) as member:
+            for meta, raw in stored_messages(archive, archive_ids):
                 framed = io.BytesIO()
                 write_mbox(framed, [(raw, Reference(meta.archive_id, meta.sha256))])
                 chunk = framed.getvalue()
@@ -160,11 +167,13 @@ def write_mbox_zip(
                 size += len(chunk)
                 manifest.entries.append(meta.entry(MBOX_NAME))
         manifest.files.append(FileSum(MBOX_NAME, digest.hexdigest(), size))
-        _finish(zf, manifest)
+        finish_zip(zf, manifest)
     return manifest
 
 
-class _Meta(NamedTuple):
+class StoredMessage(NamedTuple):
+    """A message's columns as exports describe it; its first stored copy is the blob `sha256`."""
+
     archive_id: int
     sha256: str
     size: int
@@ -189,8 +198,11 @@ class _Meta(NamedTuple):
         )
 
 
-def _messages(archive: Archive, archive_ids: Iterable[int]) -> Iterator[tuple[_Meta, bytes]]:
-    """Each message's metadata and first stored copy, in the order asked, each id once."""
+def stored_messages(archive: Archive, archive_ids: Iterable[int]) -> Iterator[tuple[StoredMessage, bytes]]:
+    """Each message's metadata and first stored copy, in the order asked, each id once.
+
+    NotFoundError for an unknown id; ArchiveError for a stored copy that no longer matches its hash.
+    """
     seen: set[int] = set()
     batch: list[int] = []
     for archive_id in archive_ids:
@@ -203,13 +215,13 @@ def _messages(archive: Archive, archive_ids: Iterable[int]) -> Iterator[tuple[_M
     yield from _batch(archive, batch)
 
 
-def _batch(archive: Archive, archive_ids: list[int]) -> Iterator[tuple[_Meta, bytes]]:
+def _batch(archive: Archive, archive_ids: list[int]) -> Iterator[tuple[StoredMessage, bytes]]:
     if not archive_ids:
         return
-    columns = [getattr(Message, name) for name in _Meta._fields]
+    columns = [getattr(Message, name) for name in StoredMessage._fields]
     with archive.db.reading() as session:
         rows = session.execute(select(*columns).where(Message.archive_id.in_(archive_ids))).all()
-    found = {row[0]: _Meta(*row) for row in rows}
+    found = {row[0]: StoredMessage(*row) for row in rows}
     for archive_id in archive_ids:
         meta = found.get(archive_id)
         if meta is None:
@@ -224,22 +236,22 @@ def _batch(archive: Archive, archive_ids: list[int]) -> Iterator[tuple[_Meta, by
         yield meta, raw
 
 
-def _new_manifest(kind: str, title: str, exported_by: str, query: str) -> Manifest:
+def new_manifest(kind: str, title: str, exported_by: str, query: str) -> Manifest:
     now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     return Manifest(kind=kind, title=title, exported_by=exported_by, exported_at=now, query=query)
 
 
-def _finish(zf: zipfile.ZipFile, manifest: Manifest) -> None:
+def finish_zip(zf: zipfile.ZipFile, manifest: Manifest) -> None:
     """manifest.json, then SHA256SUMS over every other member (manifest.json included)."""
     data = (json.dumps(manifest.as_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    zf.writestr(_member(MANIFEST_NAME, manifest.exported_at), data)
+    zf.writestr(zip_member(MANIFEST_NAME, manifest.exported_at), data)
     sums = [*manifest.files, FileSum(MANIFEST_NAME, hashlib.sha256(data).hexdigest(), len(data))]
     # GNU sha256sum's text-mode line: hash, two spaces, path (our paths need no escaping).
     text = "".join(f"{s.sha256}  {s.path}\n" for s in sums)
-    zf.writestr(_member(SUMS_NAME, manifest.exported_at), text.encode("ascii"))
+    zf.writestr(zip_member(SUMS_NAME, manifest.exported_at), text.encode("ascii"))
 
 
-def _member(name: str, when: datetime) -> zipfile.ZipInfo:
+def zip_member(name: str, when: datetime) -> zipfile.ZipInfo:
     # Zip dates are DOS dates: 1980 to 2107 only.
     stamp = max(datetime(1980, 1, 1), min(when.replace(tzinfo=None), datetime(2107, 12, 31)))
     info = zipfile.ZipInfo(name, stamp.timetuple()[:6])
@@ -348,7 +360,7 @@ class _Check:
             self.problems.append(f"{MANIFEST_NAME}: count {data['count']} but {len(entries)} messages listed")
         for item in data["files"]:
             self._compare(item["path"], (item["sha256"], item["size"]), MANIFEST_NAME)
-        if data["kind"] == "eml":
+        if data["kind"] in ("eml", EVIDENCE_KIND):
             for entry in entries:
                 what = f"message {entry['archive_id']} in {MANIFEST_NAME}"
                 self._compare(entry["file"], (entry["sha256"], entry["size"]), what)

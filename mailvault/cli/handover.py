@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import datetime
+from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -14,6 +16,7 @@ from mailvault.cli.context import State, pass_state, print_json
 from mailvault.cli.users import _operator as operator
 from mailvault.config import Settings
 from mailvault.handover import workflow
+from mailvault.handover.evidence import build_handover_package
 from mailvault.handover.view import HandoverView, gather
 from mailvault.imapsync import accounts as registry
 from mailvault.imapsync.scheduler import sync_accounts
@@ -35,6 +38,14 @@ from mailvault.imapsync.secrets import SecretBox
     multiple=True,
     help="A customer (domain, or address for free mail) to hand over; repeat. 'all' hands over every one.",
 )
+@click.option(
+    "--evidence",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the evidence package (the --customer customers' mail, or all of it) to this zip.",
+)
+@click.option(
+    "--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Of the report."
+)
 @click.option("--close", "close_it", is_flag=True, help="Close the handover when done.")
 @click.option("--top", default=20, show_default=True, help="Customers listed (--json lists all).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
@@ -45,6 +56,8 @@ def handover(
     secure: bool,
     successor: str | None,
     customers: tuple[str, ...],
+    evidence: Path | None,
+    language: Literal["zh", "en"],
     close_it: bool,
     top: int,
     as_json: bool,
@@ -62,8 +75,24 @@ def handover(
             chosen = [c.key for c in view.customers] if "all" in customers else list(customers)
             workflow.grant_successor(archive.db, current.employee, successor, chosen, by=by)
             view = gather(archive.db, settings, current.employee)
-        elif customers:
-            raise click.UsageError("--customer needs --successor")
+        elif customers and evidence is None:
+            raise click.UsageError("--customer needs --successor or --evidence")
+        if evidence is not None:
+            chosen = [] if "all" in customers else list(customers)
+            result = build_handover_package(
+                archive,
+                view,
+                chosen,
+                evidence,
+                built_by=by,
+                language=language,
+                time_zone=settings.web.time_zone,
+            )
+            if not as_json:
+                click.echo(
+                    f"evidence package: {evidence} ({result.count} messages, sha256 {result.sha256}); "
+                    f"check it with: python3 verify_evidence.py {evidence.name}"
+                )
         if close_it:
             workflow.close_handover(archive.db, current.employee, by=by)
     if as_json:

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import IO
 
+from mailvault.access import audit
+from mailvault.access.audit import Action
 from mailvault.archive.arrival import utcnow
+from mailvault.archive.store import Archive
 from mailvault.errors import MailvaultError
+from mailvault.evidence import PackageResult, build_package
 from mailvault.evidence.labels import Language
 from mailvault.evidence.report import Report, Section
 from mailvault.handover.view import HandoverView
+
+AUDITED_IDS = 2000  # the audit record lists at most this many message ids (and counts them all)
 
 _TEXT = {
     "en": {
@@ -185,3 +193,39 @@ def handover_report(
         sections=sections,
         time_zone=time_zone,
     )
+
+
+def build_handover_package(
+    archive: Archive,
+    view: HandoverView,
+    customers: Sequence[str],
+    out: Path | IO[bytes],
+    *,
+    built_by: str,
+    address: str = "",
+    language: Language = "zh",
+    time_zone: str = "UTC",
+) -> PackageResult:
+    """The evidence package of the employee's mail with these customers (all when none is named),
+    recorded in the audit trail (and so sealed in the ledger) with the package's SHA-256."""
+    ids = selected_messages(view, customers)
+    report = handover_report(view, customers, built_by=built_by, language=language, time_zone=time_zone)
+    result = build_package(
+        archive, ids, report, out, built_by=built_by, query=f"handover {view.state.employee}"
+    )
+    audit.record(
+        archive.db,
+        username=built_by,
+        action=Action.EVIDENCE,
+        address=address,
+        target=view.state.employee,
+        count=result.count,
+        detail={
+            "sha256": result.sha256,
+            "size": result.size,
+            "ledger_head": {"seq": result.ledger_head.seq, "entry_hash": result.ledger_head.entry_hash},
+            "customers": sorted(customers),
+            "archive_ids": ids[:AUDITED_IDS],
+        },
+    )
+    return result

@@ -95,10 +95,11 @@ def export_response(state: WebState, viewer: Viewer, ids: list[int], what: str, 
         "Content-Length": str(size),
         "X-Export-SHA256": digest,
     }
-    return StreamingResponse(_chunks(handle), media_type="application/zip", headers=headers)
+    return StreamingResponse(chunks_of(handle), media_type="application/zip", headers=headers)
 
 
-def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+def chunks_of(handle: IO[bytes]) -> Iterator[bytes]:
+    """The spooled file's bytes, from the start; closes (and so removes) it at the end."""
     with handle:
         handle.seek(0)
         yield from iter(lambda: handle.read(1 << 20), b"")

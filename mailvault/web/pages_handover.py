@@ -4,21 +4,26 @@ manager hands over the employees granted to them; auditors may look and build ev
 
 from __future__ import annotations
 
+import tempfile
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from mailvault.access import users
 from mailvault.access.audit import Action
 from mailvault.access.models import UserRole
 from mailvault.errors import MailvaultError
 from mailvault.handover import workflow
+from mailvault.handover.evidence import build_handover_package
 from mailvault.handover.view import gather
 from mailvault.web import reading
 from mailvault.web.context import Forbidden, Viewer, WebState, require, state_of, translator, viewer
+from mailvault.web.exporting import chunks_of
 from mailvault.web.pages import render
+from mailvault.web.responses import content_disposition
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[Viewer, Depends(viewer)]
@@ -128,3 +133,47 @@ def handover_change(
     except MailvaultError as exc:
         return _back(employee, error=str(exc))
     return _back(employee, done=done)
+
+
+@router.post("/handover/{employee}/evidence")
+def handover_evidence(
+    request: Request,
+    who: SignedIn,
+    employee: str,
+    csrf: Annotated[str, Form()],
+    customer: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Step 5: the evidence package of the employee's mail with the chosen customers, streamed
+    from an unnamed file (nothing is left behind); the audit record holds its SHA-256."""
+    who.check_csrf(csrf)
+    state = state_of(request)
+    _check(state, who, employee, act=False)
+    spool_dir = state.settings.archive.data_dir / "tmp"
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.TemporaryFile(dir=spool_dir, prefix="evidence-")  # noqa: SIM115 (closed by chunks_of)
+    try:
+        view = gather(state.archive.db, state.settings, employee)
+        result = build_handover_package(
+            state.archive,
+            view,
+            customer or [],
+            handle,
+            built_by=who.user.username,
+            address=who.address,
+            language="zh" if translator(request).language == "zh" else "en",
+            time_zone=state.settings.web.time_zone,
+        )
+    except MailvaultError as exc:
+        handle.close()
+        return _back(employee, error=str(exc))
+    except BaseException:
+        handle.close()
+        raise
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"evidence-{view.state.employee}-{stamp}.zip"
+    headers = {
+        "Content-Disposition": content_disposition(name),
+        "Content-Length": str(result.size),
+        "X-Evidence-SHA256": result.sha256,
+    }
+    return StreamingResponse(chunks_of(handle), media_type="application/zip", headers=headers)

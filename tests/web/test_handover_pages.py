@@ -3,11 +3,16 @@ grant taking effect on what the successor can read; every step audited."""
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailvault.access.models import AuditEvent
 from mailvault.archive.db import Database
+from mailvault.evidence.checker import check
 from tests.web.conftest import COMPANY, Company, sign_in
 
 ZHANG = f"zhang.wei@{COMPANY}"
@@ -106,3 +111,44 @@ def test_secure_without_a_registered_mailbox_says_what_to_do(client: TestClient)
     answer = client.post(f"/handover/{ZHANG}", data={"csrf": csrf, "operation": "secure"})
     assert answer.status_code == 200
     assert "no registered mailbox" in answer.text
+
+
+def test_evidence_package_downloads_verifies_and_is_audited(
+    company: Company, client: TestClient, tmp_path: Path
+) -> None:
+    csrf = sign_in(client, "admin")
+    _open(client, csrf, ZHANG)
+    answer = client.post(f"/handover/{ZHANG}/evidence", data={"csrf": csrf, "customer": ["kunde.de"]})
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-type"] == "application/zip"
+    package = tmp_path / "evidence.zip"
+    package.write_bytes(answer.content)
+    assert hashlib.sha256(answer.content).hexdigest() == answer.headers["x-evidence-sha256"]
+    outcome = check(str(package))
+    assert outcome.ok, outcome.lines()
+    with zipfile.ZipFile(package) as zf:
+        emls = [n for n in zf.namelist() if n.endswith(".eml")]
+        assert {"report.html", "report.pdf", "manifest.json", "SHA256SUMS", "verify_evidence.py"} <= set(
+            zf.namelist()
+        )
+        report = zf.read("report.html").decode()
+    kunde = {company.ids[n] for n in ("quote", "reply", "hans_followup")}
+    assert len(emls) == len(kunde)
+    assert "kunde.de" in report and ZHANG in report
+    db = Database(company.settings.archive.resolved_database_url)
+    try:
+        with db.reading() as session:
+            event = session.scalars(select(AuditEvent).where(AuditEvent.action == "evidence")).one()
+    finally:
+        db.dispose()
+    assert event.detail["sha256"] == answer.headers["x-evidence-sha256"]
+    assert sorted(event.detail["archive_ids"]) == sorted(kunde)
+    # Leaving nothing behind in the spool.
+    assert not any((company.settings.archive.data_dir / "tmp").iterdir())
+
+
+def test_evidence_of_an_unknown_customer_says_so(client: TestClient) -> None:
+    csrf = sign_in(client, "admin")
+    _open(client, csrf, ZHANG)
+    answer = client.post(f"/handover/{ZHANG}/evidence", data={"csrf": csrf, "customer": ["nobody.example"]})
+    assert answer.status_code == 200 and "not a customer of" in answer.text
