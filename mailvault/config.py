@@ -333,6 +333,9 @@ class SignalSettings(_Section):
         description="Messages deleted or moved in one mailbox within the window that count as mass deletion.",
     )
     mass_deletion_hours: float = Field(24, gt=0, description="The window for mass deletion, in hours.")
+    scan_interval: float = Field(
+        300, ge=5, description="Seconds between runs of the detectors in `mailvault serve`."
+    )
     notify_managers: bool = Field(
         False, description="E-mail each new signal to the managers who may read the employee's mail."
     )

@@ -36,6 +36,7 @@ from mailvault.gateway.server import (
 from mailvault.imapsync import worker as imap_worker
 from mailvault.index import worker as index_worker
 from mailvault.journal.spool import Spool
+from mailvault.signals import worker as signal_worker
 from mailvault.workers import supervise
 
 log = logging.getLogger(__name__)
@@ -48,22 +49,29 @@ async def run(
     with_indexer: bool = False,
     with_sync: bool = False,
     with_web: bool = False,
+    with_signals: bool = False,
 ) -> None:
-    """Run the gateway and its drain worker (and with_indexer, the search indexer) until `stop`
-    is set or a signal arrives."""
+    """Run the gateway and its drain worker (and with_indexer, the search indexer; with_sync, the
+    IMAP sync; with_web, the web app; with_signals, the risk-signal detectors) until `stop` is set
+    or a signal arrives."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await _serve(settings, stop, with_indexer, with_sync, with_web)
+        await _serve(settings, stop, with_indexer, with_sync, with_web, with_signals)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
 
 
 async def _serve(
-    settings: Settings, stop: asyncio.Event, with_indexer: bool, with_sync: bool, with_web: bool
+    settings: Settings,
+    stop: asyncio.Event,
+    with_indexer: bool,
+    with_sync: bool,
+    with_web: bool,
+    with_signals: bool,
 ) -> None:
     smtp = settings.smtp
     _check_relay_settings(settings)
@@ -102,6 +110,16 @@ async def _serve(
                     supervise(
                         "mailvault-imap-sync",
                         imap_worker.sync_until_stopped,
+                        (settings,),
+                        stopping=stop,
+                        stop_by_closing_lifeline=True,
+                    )
+                )
+            if with_signals:
+                tasks.create_task(
+                    supervise(
+                        "mailvault-signals",
+                        signal_worker.scan_until_stopped,
                         (settings,),
                         stopping=stop,
                         stop_by_closing_lifeline=True,

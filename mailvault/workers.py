@@ -59,6 +59,7 @@ async def supervise(
             "mailvault.gateway.drain_worker",
             "mailvault.index.worker",
             "mailvault.imapsync.worker",
+            "mailvault.signals.worker",
             "mailvault.web.worker",
         ]
     )

@@ -16,12 +16,15 @@ from mailvault.gateway.auth import set_password
 @pass_state
 def serve(state: State) -> None:
     """Run every service of a single-machine install: the SMTP gateway, its archiver, the
-    search indexer, the sync of registered IMAP accounts and the web app ([web] address:port).
+    search indexer, the sync of registered IMAP accounts, the risk-signal detectors and the web
+    app ([web] address:port).
 
     Stops cleanly on SIGTERM or Ctrl-C: no new connections, sessions in flight may finish, journaled
     mail is archived.
     """
-    asyncio.run(service.run(state.settings, with_indexer=True, with_sync=True, with_web=True))
+    asyncio.run(
+        service.run(state.settings, with_indexer=True, with_sync=True, with_web=True, with_signals=True)
+    )
 
 
 @click.command("smtp-passwd")

@@ -11,6 +11,9 @@ from mailvault.config import Settings
 from mailvault.handover.customers import Customer, customers_of
 from mailvault.handover.reconcile import Reconciliation, reconcile
 from mailvault.handover.workflow import HandoverState, state
+from mailvault.signals.store import list_signals
+
+SIGNALS_SHOWN = 200  # not dismissed, newest first
 
 
 @dataclass(slots=True)
@@ -40,4 +43,5 @@ def gather(db: Database, settings: Settings, employee: str) -> HandoverView:
         customers = customers_of(
             session, current.employee, settings.archive.company_domains, settings.signals.free_mail_domains
         )
-    return HandoverView(current, found, customers)
+    signals = [s.as_dict() for s in list_signals(db, employee=current.employee, limit=SIGNALS_SHOWN)]
+    return HandoverView(current, found, customers, signals)

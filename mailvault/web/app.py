@@ -59,13 +59,21 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from mailvault.web import api, pages, pages_admin, pages_customers, pages_handover  # need `templates`
+    from mailvault.web import (  # they need `templates`
+        api,
+        pages,
+        pages_admin,
+        pages_alerts,
+        pages_customers,
+        pages_handover,
+    )
 
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
     app.include_router(pages_customers.router)
     app.include_router(pages_customers.api_router)
     app.include_router(pages_handover.router)
+    app.include_router(pages_alerts.router)
     app.include_router(api.router)
     app.middleware("http")(_protect)
     app.exception_handler(SignInRequired)(_sign_in)

@@ -32,7 +32,7 @@ ZHANG = "zhang.wei@huaqiang-elec.com.cn"
 LIU = "liu.yang@huaqiang-elec.com.cn"
 ACCOUNT = f"{ZHANG}@imap.163.com"
 NOW = datetime(2026, 11, 1, 9, 0)
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 (a test user's)
 
 
 def ago(days: float) -> datetime:
@@ -135,7 +135,8 @@ def test_reconcile_shows_what_was_deleted_and_that_it_is_still_archived(built: B
     assert r.by_gateway == len(zhangs)
     assert r.by_import == 6  # k1-k4, g1, i1 were in the mailbox
     assert r.in_mailboxes == 2  # g1 and i1 remain
-    assert r.deleted == 4 and r.moved == 0
+    assert r.deleted == 4
+    assert r.moved == 0
     assert {x.archive_id for x in r.removals} == {built.ids[n] for n in ("k1", "k2", "k3", "k4")}
     assert all(x.how == "deleted" and x.noticed_at is not None for x in r.removals)
     assert [m.as_dict()["deleted"] for m in r.mailboxes] == [4]
@@ -165,7 +166,9 @@ def test_customers_ranked_with_open_conversations_and_deal_documents(built: Buil
     assert [a.filename for a in kunde.attachments] == ["PI-2026-118.pdf"]
     assert kunde.attachments[0].deal_document
     assert tom.open_threads == [], "the buyer's question was answered"
-    assert tom.first_contact is not None and tom.first_contact < kunde.first_contact  # type: ignore[operator]
+    assert tom.first_contact is not None
+    assert kunde.first_contact is not None
+    assert tom.first_contact < kunde.first_contact
 
 
 def test_successor_reads_exactly_the_handed_over_customers(built: Built) -> None:
@@ -180,20 +183,22 @@ def test_successor_reads_exactly_the_handed_over_customers(built: Built) -> None
         "granting twice adds nothing"
     )
     scope = Scope.of(users.get_named(db, "liu"))
+    condition = scope.condition(Message.archive_id)
+    assert condition is not None
     with db.reading() as session:
         everything = set(session.scalars(select(Message.archive_id)))
         visible = scope.visible(session, everything)
-        by_condition = set(
-            session.scalars(select(Message.archive_id).where(scope.condition(Message.archive_id)))
-        )
+        by_condition = set(session.scalars(select(Message.archive_id).where(condition)))
     kunde = {built.ids[n] for n in ("k1", "k2", "k3", "k4")}
     own = {built.ids["o1"], built.ids["i1"]}  # Liu's own mail
     assert visible == kunde | own
     assert by_condition == visible, "the SQL condition and the per-id check agree"
     state = workflow.state(db, ZHANG)
-    assert state.successor == "liu" and state.granted_by == "boss"
+    assert state.successor == "liu"
+    assert state.granted_by == "boss"
     total, events = audit.events(db, AuditFilter(action="grant-successor"))
-    assert total == 2 and events[0].detail["customers"] == ["kunde.de"]
+    assert total == 2
+    assert events[0].detail["customers"] == ["kunde.de"]
 
 
 def test_secure_needs_a_registered_mailbox_and_records_who_asked(built: Built) -> None:
@@ -206,7 +211,8 @@ def test_secure_needs_a_registered_mailbox_and_records_who_asked(built: Built) -
         account.registered = True
     assert workflow.request_secure(db, ZHANG, by="boss") == [ACCOUNT]
     state = workflow.state(db, ZHANG)
-    assert state.secured_by == "boss" and state.secured_at is not None
+    assert state.secured_by == "boss"
+    assert state.secured_at is not None
     (progress,) = state.accounts
     assert progress.requested_at == state.secured_at
     assert not progress.secured, "asked for, but no sync has ended since"

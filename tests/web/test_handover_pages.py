@@ -40,7 +40,8 @@ def test_admin_sees_customers_open_conversations_and_hands_them_over(
         data={"csrf": csrf, "operation": "successor", "successor": "employee2", "customer": ["kunde.de"]},
         follow_redirects=False,
     )
-    assert granted.status_code == 303 and "error=" in granted.headers["location"], "no such user yet"
+    assert granted.status_code == 303
+    assert "error=" in granted.headers["location"], "no such user yet"
     assert "employee2" in client.get(granted.headers["location"]).text
 
 
@@ -67,7 +68,8 @@ def test_successor_then_reads_the_customers_mail(company: Company, client: TestC
             data={"csrf": csrf, "operation": "successor", "successor": "successor", "customer": ["kunde.de"]},
             follow_redirects=False,
         )
-        assert answer.status_code == 303 and "done=" in answer.headers["location"]
+        assert answer.status_code == 303
+        assert "done=" in answer.headers["location"]
         assert other.get(f"/messages/{quote}").status_code == 200
         assert other.get(f"/messages/{company.ids['hostile']}").status_code == 404, "not a kunde.de message"
         assert other.get("/handover").status_code == 403, "an employee does not hand over"
@@ -79,7 +81,8 @@ def test_successor_then_reads_the_customers_mail(company: Company, client: TestC
             ]
     finally:
         db.dispose()
-    assert "grant-successor" in actions and "handover" in actions
+    assert "grant-successor" in actions
+    assert "handover" in actions
 
 
 def test_manager_hands_over_only_granted_employees_and_auditor_only_looks(
@@ -88,7 +91,8 @@ def test_manager_hands_over_only_granted_employees_and_auditor_only_looks(
     csrf = sign_in(client, "manager")  # granted li.na, not zhang.wei
     assert _open(client, csrf, LI_NA) == 303
     page = client.get(f"/handover/{LI_NA}")
-    assert page.status_code == 200 and "szhq.cn" in page.text
+    assert page.status_code == 200
+    assert "szhq.cn" in page.text
     assert _open(client, csrf, ZHANG) == 403
     assert client.get(f"/handover/{ZHANG}").status_code == 403
     with company.client() as auditor:
@@ -134,7 +138,8 @@ def test_evidence_package_downloads_verifies_and_is_audited(
         report = zf.read("report.html").decode()
     kunde = {company.ids[n] for n in ("quote", "reply", "hans_followup")}
     assert len(emls) == len(kunde)
-    assert "kunde.de" in report and ZHANG in report
+    assert "kunde.de" in report
+    assert ZHANG in report
     db = Database(company.settings.archive.resolved_database_url)
     try:
         with db.reading() as session:
@@ -151,4 +156,5 @@ def test_evidence_of_an_unknown_customer_says_so(client: TestClient) -> None:
     csrf = sign_in(client, "admin")
     _open(client, csrf, ZHANG)
     answer = client.post(f"/handover/{ZHANG}/evidence", data={"csrf": csrf, "customer": ["nobody.example"]})
-    assert answer.status_code == 200 and "not a customer of" in answer.text
+    assert answer.status_code == 200
+    assert "not a customer of" in answer.text
