@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mailvault.access.models import AuditEvent
 from mailvault.archive.arrival import utcnow
@@ -71,20 +72,47 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     with db.writing() as session:
-        event = AuditEvent(
-            at=utcnow(),
+        record_in(
+            session,
             username=username,
-            action=action.value,
-            outcome=outcome.value,
+            action=action,
+            address=address,
+            outcome=outcome,
             target=target,
             query=query,
-            address=address,
-            detail=detail or {},
             count=count,
+            detail=detail,
         )
-        session.add(event)
-        session.flush()  # assigns event_id, which the seal names
-        append(session, [Seal(EntryKind.AUDIT, str(event.event_id), payloads.audit_of(event))])
+
+
+def record_in(
+    session: Session,
+    *,
+    username: str,
+    action: Action,
+    address: str,
+    outcome: Outcome = Outcome.OK,
+    target: str = "",
+    query: str = "",
+    count: int = 0,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The audit event (and its ledger entry) in the caller's write transaction, so that a change
+    and its record commit together or not at all."""
+    event = AuditEvent(
+        at=utcnow(),
+        username=username,
+        action=action.value,
+        outcome=outcome.value,
+        target=target,
+        query=query,
+        address=address,
+        detail=detail or {},
+        count=count,
+    )
+    session.add(event)
+    session.flush()  # assigns event_id, which the seal names
+    append(session, [Seal(EntryKind.AUDIT, str(event.event_id), payloads.audit_of(event))])
 
 
 def events(

@@ -3,16 +3,18 @@
 A blob is written once and never changed: compressed to a temp file, fsynced, hard-linked into
 place (which fails rather than replacing an existing blob), and its directory fsynced. A batch
 shares the directory fsyncs. Callers see only the BlobStore interface, so another backend
-(S3-compatible) can stand behind it.
+(S3-compatible) can stand behind it. Nothing deletes a blob but the retention purge
+(mailvault.retention.purge), through purge_blobs, after the rows naming the blobs are gone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +25,7 @@ from mailvault.durable import describe_write_error, fsync_dir
 from mailvault.errors import ArchiveError, NotFoundError
 
 _SUFFIX = ".zst"
+_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class BlobStore(Protocol):
@@ -48,6 +51,11 @@ class BlobStore(Protocol):
 
     def hashes(self) -> Iterator[str]:
         """Every hash in the store, in no particular order."""
+        ...
+
+    def purge_blobs(self, sha256s: Collection[str]) -> set[str]:
+        """Delete these blobs for good, durably; return the hashes that were present. Only the
+        retention purge may call this, once the database no longer names the blobs."""
         ...
 
 
@@ -133,6 +141,23 @@ class LocalBlobStore:
             for entry in folder.iterdir():
                 if entry.name.endswith(_SUFFIX) and not entry.name.startswith("."):
                     yield entry.name.removesuffix(_SUFFIX)
+
+    def purge_blobs(self, sha256s: Collection[str]) -> set[str]:
+        removed: set[str] = set()
+        try:
+            for sha256 in sha256s:
+                if not _HASH.match(sha256):
+                    raise ArchiveError(f"{sha256!r} is not a blob hash; refusing to delete anything by it")
+                try:
+                    self.path_of(sha256).unlink()
+                except FileNotFoundError:
+                    continue
+                removed.add(sha256)
+            for directory in {self.path_of(sha).parent for sha in removed}:
+                fsync_dir(directory)  # the unlinks survive a crash: a purged message stays purged
+        except OSError as exc:
+            raise ArchiveError(f"cannot delete purged blobs in {self.root}: {exc.strerror or exc}") from exc
+        return removed
 
     def _write_new(self, item: tuple[str, bytes]) -> tuple[Path, int]:
         """Compress, write, fsync and link one blob; the caller fsyncs its folder."""

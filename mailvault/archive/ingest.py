@@ -30,7 +30,7 @@ from mailvault.archive.identity import dedup_key
 from mailvault.archive.models import Attachment, Blob, Message, Participant, Role, Source
 from mailvault.errors import ArchiveError
 from mailvault.ledger import payloads
-from mailvault.ledger.chain import EntryKind, Seal, append
+from mailvault.ledger.chain import EntryKind, Seal, append, sealed_refs
 from mailvault.mime import ParsedMessage, parse_message
 from mailvault.mime.model import Address, ParseStatus
 
@@ -39,13 +39,14 @@ log = logging.getLogger(__name__)
 ParseMap = Callable[[list[bytes]], Iterable[ParsedMessage]]
 
 _RETRIES = 3  # concurrent writers on PostgreSQL can race on a unique key; the loser re-reads
+PURGED = 0  # the archive id reported for an arrival whose message the retention purge deleted
 
 
 class Outcome(StrEnum):
     NEW = "new"  # a message the archive did not have
     COPY = "copy"  # other bytes of a message already archived (it came by another route)
     DUPLICATE = "duplicate"  # these exact bytes were archived before; this arrival is recorded
-    KNOWN = "known"  # this very arrival was recorded before: nothing added
+    KNOWN = "known"  # this very arrival was recorded before (or recorded, then purged): nothing added
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +196,13 @@ class Ingestor:
             Message.archive_id,
         )
         known_sources = _existing(session, Source.source_key, {i.source_key for i in items})
+        # Arrivals sealed in the ledger whose rows are gone: the retention purge deleted them.
+        # Replaying such an arrival (a re-import of the same file) must not bring the mail back.
+        purged = sealed_refs(session, EntryKind.ARRIVAL, {i.source_key for i in items} - known_sources.keys())
 
         new_messages: dict[str, _Item] = {}
         for item in items:
-            if item.sha256 in blob_ids or item.dedup_key is None:
+            if item.sha256 in blob_ids or item.dedup_key is None or item.source_key in purged:
                 continue
             if item.dedup_key not in message_ids and item.dedup_key not in new_messages:
                 new_messages[item.dedup_key] = item
@@ -212,6 +216,9 @@ class Ingestor:
         source_rows: list[dict[str, Any]] = []
         envelope_rows: list[dict[str, Any]] = []
         for item in items:
+            if item.source_key in purged:
+                results.append(IngestResult(PURGED, item.sha256, Outcome.KNOWN, None))
+                continue
             if item.sha256 in blob_ids:
                 archive_id = blob_ids[item.sha256]
                 outcome = Outcome.DUPLICATE
@@ -258,6 +265,11 @@ class Ingestor:
                     problems=tuple(parsed.problems) if parsed else (),
                 )
             )
+        for row in blob_rows:  # a purge may have deleted a file put_many found present and skipped
+            if not self.blobs.exists(row["sha256"]):
+                raise ArchiveError(
+                    f"stored message {row['sha256']} vanished while archiving (a purge ran); retry"
+                )
         if blob_rows:
             session.execute(insert(_BLOBS), blob_rows)
         if source_rows:

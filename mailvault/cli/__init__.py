@@ -7,12 +7,16 @@ import sys
 import click
 
 from mailvault.cli.accounts import accounts, sync
+from mailvault.cli.alerts import alerts
 from mailvault.cli.context import cli
 from mailvault.cli.db import db
+from mailvault.cli.evidence import evidence
 from mailvault.cli.handover import handover
 from mailvault.cli.imap import import_imap, report
 from mailvault.cli.imports import import_
+from mailvault.cli.ledger import ledger
 from mailvault.cli.messages import export, show, status, verify
+from mailvault.cli.retention import holds_group, purge_command, retention_group
 from mailvault.cli.search import index, reindex, search, thread
 from mailvault.cli.serve import serve, smtp, smtp_passwd
 from mailvault.cli.users import users_group, web
@@ -29,6 +33,7 @@ cli.add_command(sync)
 cli.add_command(show)
 cli.add_command(export)
 cli.add_command(verify)
+cli.add_command(ledger)
 cli.add_command(status)
 cli.add_command(search)
 cli.add_command(thread)
@@ -39,6 +44,11 @@ cli.add_command(smtp)
 cli.add_command(smtp_passwd)
 cli.add_command(users_group)
 cli.add_command(web)
+cli.add_command(evidence)
+cli.add_command(retention_group)
+cli.add_command(holds_group)
+cli.add_command(purge_command)
+cli.add_command(alerts)
 cli.add_command(handover)
 
 

@@ -155,6 +155,8 @@ def _print(view: HandoverView, top: int) -> None:
         )
         for thread in customer.open_threads[:3]:
             echo(f"     open ({thread.reason}): {thread.subject!r} #{thread.last_archive_id}")
+    if view.personal_addresses:
+        echo(f"   not customers, their own personal addresses: {', '.join(view.personal_addresses)}")
     if len(view.customers) > top:
         echo(f"   … {len(view.customers) - top} more (--top, or --json)")
     echo("")

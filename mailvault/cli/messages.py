@@ -1,4 +1,5 @@
-"""`mailvault show|export|verify|status`: get messages back and prove the archive is intact."""
+"""`mailvault show|export|verify|status`: get messages back and prove the archive is intact
+(every stored blob, and the ledger that seals every arrival and audit event)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -25,6 +27,9 @@ from mailvault.cli.context import State, pass_state, print_json
 from mailvault.durable import describe_write_error
 from mailvault.errors import MailvaultError
 from mailvault.journal.state import segment_bytes
+from mailvault.ledger import chain
+from mailvault.ledger.verify import Checkpoint, Problem, parse_checkpoint, verify_ledger
+from mailvault.ledger.verify import Finding as LedgerFinding
 from mailvault.mime import parse_message
 
 
@@ -211,12 +216,31 @@ def _login() -> str:
     help="Check a zip made by `export --zip/--zip-mbox` against its SHA256SUMS and manifest.json "
     "instead (needs no archive).",
 )
+@click.option(
+    "--checkpoint",
+    "checkpoint_args",
+    multiple=True,
+    metavar="SEQ:HASH|FILE",
+    help="A checkpoint kept outside (`mailvault ledger checkpoint`): the chain must still have HASH "
+    "at entry SEQ. A FILE holding checkpoint texts (or mails) checks each. Repeatable.",
+)
 @pass_state
-def verify(state: State, as_json: bool, progress: bool | None, export_file: Path | None) -> None:
-    """Re-hash every stored message and report anything missing or altered (exit 1 if so)."""
+def verify(
+    state: State,
+    as_json: bool,
+    progress: bool | None,
+    export_file: Path | None,
+    checkpoint_args: tuple[str, ...],
+) -> None:
+    """Re-hash every stored message and re-check the ledger (exit 1 if anything is wrong).
+
+    The ledger check walks the hash chain, compares every sealed arrival, message and audit event
+    with the database, and lists rows the ledger does not know; it names the first broken link.
+    """
     if export_file is not None:
         _verify_export(export_file, as_json)
         return
+    given = [c for arg in checkpoint_args for c in _checkpoints(arg)]
     show_progress = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
     with state.archive() as archive:
@@ -231,26 +255,77 @@ def verify(state: State, as_json: bool, progress: bool | None, export_file: Path
         with bar:
             task = bar.add_task("verify", total=total)
             report = verify_archive(archive.db, archive.blobs, on_checked=lambda n: bar.advance(task, n))
+            with archive.db.reading() as session:
+                entries = chain.head(session).seq
+            chain_task = bar.add_task("ledger", total=entries)
+            ledger = verify_ledger(
+                archive.db, checkpoints=given, on_checked=lambda n: bar.advance(chain_task, n)
+            )
     seconds = time.monotonic() - started
+    ok = report.ok and ledger.ok
+    first = ledger.first_broken
     if as_json:
         print_json(
             {
                 "checked": report.checked,
-                "ok": report.ok,
+                "ok": ok,
                 "seconds": round(seconds, 3),
                 "findings": [
                     {"sha256": f.sha256, "problem": f.problem.value, "detail": f.detail}
                     for f in report.findings
                 ],
+                "ledger": {
+                    "ok": ledger.ok,
+                    "entries": ledger.entries,
+                    "head": {"seq": ledger.head.seq, "entry_hash": ledger.head.entry_hash},
+                    "checkpoints": ledger.checkpoints,
+                    "first_broken": _finding_json(first) if first else None,
+                    "findings": [_finding_json(f) for f in ledger.findings],
+                    "omitted": {p.value: n for p, n in ledger.omitted.items()},
+                },
             }
         )
     else:
         for finding in report.findings:
             click.echo(f"{finding.problem.value}: {finding.sha256}: {finding.detail}")
-        verdict = "intact" if report.ok else "PROBLEMS FOUND"
-        click.echo(f"checked {report.checked:,} stored messages in {seconds:.1f}s: {verdict}")
-    if not report.ok:
+        for item in ledger.findings:
+            mark = " -- FIRST BROKEN LINK" if item is first else ""
+            click.echo(f"ledger {item.problem.value}: {item.text}{mark}")
+        for problem, more in ledger.omitted.items():
+            click.echo(f"ledger {problem.value}: … and {more:,} more")
+        if ledger.omitted.get(Problem.UNSEALED):
+            click.echo("(an archive upgraded to schema 0005 is sealed once with `mailvault ledger seal`)")
+        if first is not None:
+            click.echo(f"first broken link: ledger entry {first.seq}: {first.text}")
+        checked = f", {ledger.checkpoints} checkpoint(s)" if ledger.checkpoints else ""
+        verdict = "intact" if ok else "PROBLEMS FOUND"
+        click.echo(
+            f"checked {report.checked:,} stored messages and {ledger.entries:,} ledger entries "
+            f"(head {ledger.head.seq}:{ledger.head.entry_hash}{checked}) in {seconds:.1f}s: {verdict}"
+        )
+    if not ok:
         sys.exit(1)
+
+
+def _checkpoints(arg: str) -> list[Checkpoint]:
+    """SEQ:HASH, or a file with checkpoint texts (or mails) in it."""
+    path = Path(arg)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise MailvaultError(f"--checkpoint {arg}: cannot read the file ({exc.strerror})") from exc
+        return parse_checkpoint(text, label=path.name)
+    try:
+        return parse_checkpoint(arg)
+    except MailvaultError:
+        raise MailvaultError(
+            f"--checkpoint {arg}: neither SEQ:HASH (a number, a colon, 64 hex digits) nor a checkpoint file"
+        ) from None
+
+
+def _finding_json(finding: LedgerFinding) -> dict[str, Any]:
+    return {"problem": finding.problem.value, "seq": finding.seq, "text": finding.text}
 
 
 def _verify_export(path: Path, as_json: bool) -> None:

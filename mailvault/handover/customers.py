@@ -162,9 +162,11 @@ def customers_of(
     company_domains: Sequence[str],
     free_mail_domains: Sequence[str],
     *,
+    personal: Iterable[str] = (),
     now: datetime | None = None,
 ) -> list[Customer]:
-    """The employee's customers, highest ranked first."""
+    """The employee's customers, highest ranked first; `personal` are the employee's own private
+    addresses (found by the risk signals), which are not customers."""
     now = now or utcnow()
     ids = message_ids(session, employee)
     if not ids:
@@ -188,6 +190,7 @@ def customers_of(
         )
     }
     free = {d.lower() for d in free_mail_domains}
+    own = {a.lower() for a in personal}
     customers: dict[str, Customer] = {}
     contacts: dict[str, dict[str, CustomerContact]] = defaultdict(dict)
     contact_seen: set[tuple[str, int]] = set()
@@ -201,7 +204,7 @@ def customers_of(
         Participant.domain,
         where=Participant.role.in_(COUNTED_ROLES),
     ):
-        if not address or is_company(address, company_domains):
+        if not address or address in own or is_company(address, company_domains):
             continue
         meta = metas[archive_id]
         if meta.direction == Direction.INTERNAL.value:

@@ -11,6 +11,7 @@ from mailvault.config import Settings
 from mailvault.handover.customers import Customer, customers_of
 from mailvault.handover.reconcile import Reconciliation, reconcile
 from mailvault.handover.workflow import HandoverState, state
+from mailvault.signals.personal import known_personal
 from mailvault.signals.store import list_signals
 
 SIGNALS_SHOWN = 200  # not dismissed, newest first
@@ -22,6 +23,7 @@ class HandoverView:
     reconciliation: Reconciliation
     customers: list[Customer]
     signals: list[dict[str, Any]] = field(default_factory=list)
+    personal_addresses: list[str] = field(default_factory=list)  # their own, private: not customers
 
     @property
     def open_threads(self) -> int:
@@ -33,6 +35,7 @@ class HandoverView:
             "reconciliation": self.reconciliation.as_dict(),
             "customers": [c.as_dict() for c in self.customers],
             "signals": self.signals,
+            "personal_addresses": self.personal_addresses,
         }
 
 
@@ -40,8 +43,13 @@ def gather(db: Database, settings: Settings, employee: str) -> HandoverView:
     current = state(db, employee)
     with db.reading() as session:
         found = reconcile(session, current.employee)
+        personal = sorted(a for a, e in known_personal(session).items() if e == current.employee)
         customers = customers_of(
-            session, current.employee, settings.archive.company_domains, settings.signals.free_mail_domains
+            session,
+            current.employee,
+            settings.archive.company_domains,
+            settings.signals.free_mail_domains,
+            personal=personal,
         )
     signals = [s.as_dict() for s in list_signals(db, employee=current.employee, limit=SIGNALS_SHOWN)]
-    return HandoverView(current, found, customers, signals)
+    return HandoverView(current, found, customers, signals, personal)

@@ -37,6 +37,10 @@ class Engine(Protocol):
     def write(self, documents: Sequence[IndexDocument]) -> None:
         """Add or replace these documents and commit; durable on disk when this returns."""
 
+    def delete(self, archive_ids: Sequence[int]) -> None:
+        """Remove these messages' documents (the retention purge) and commit; durable when it returns.
+        Ids not in the index are ignored. The terms stay in their segments until optimize()."""
+
     def search(self, query: Node, *, sort: Sort, offset: int, limit: int) -> SearchPage: ...
 
     def document_count(self) -> int: ...

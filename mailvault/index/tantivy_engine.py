@@ -76,6 +76,16 @@ class TantivyEngine:
         self._writer.commit()
         self._index.reload()
 
+    def delete(self, archive_ids: Sequence[int]) -> None:
+        if not archive_ids:
+            return
+        if self._writer is None:
+            self._writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        for archive_id in archive_ids:
+            self._writer.delete_documents_by_term("id", archive_id)
+        self._writer.commit()
+        self._index.reload()
+
     def _document(self, doc: IndexDocument) -> Any:
         out = tantivy.Document()
         out.add_integer("id", doc.archive_id)

@@ -159,6 +159,19 @@ class WhooshEngine:
             writer.commit(merge=False)
         self._sync()
 
+    def delete(self, archive_ids: Sequence[int]) -> None:
+        if not archive_ids:
+            return
+        writer = self._index.writer()
+        try:
+            for archive_id in archive_ids:
+                writer.delete_by_term("id", str(archive_id))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit(merge=False)
+        self._sync()
+
     def clear(self) -> None:
         writer = self._index.writer()
         writer.commit(mergetype=CLEAR)
