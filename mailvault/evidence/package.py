@@ -29,7 +29,6 @@ from mailvault.archive.models import Message, Participant, Role, Source
 from mailvault.archive.store import Archive
 from mailvault.durable import describe_write_error, fsync_dir
 from mailvault.errors import ArchiveError, MailvaultError
-from mailvault.evidence.pdf import render_pdf
 from mailvault.evidence.report import MessageLine, Report, completed, render_html
 from mailvault.ledger.chain import EntryKind, Head, head, verify_entry
 from mailvault.ledger.models import LedgerEntry
@@ -151,7 +150,7 @@ def _write(
         html = render_html(packaged).encode("utf-8")
         for name, data in (
             (REPORT_HTML, html),
-            (REPORT_PDF, render_pdf(packaged)),
+            (REPORT_PDF, _pdf(packaged)),
             (CHECKER_NAME, CHECKER_SOURCE.read_bytes()),
         ):
             zf.writestr(zip_member(name, manifest.exported_at), data)
@@ -255,3 +254,11 @@ class _Digesting:
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
+
+
+def _pdf(report: Report) -> bytes:
+    # reportlab takes a quarter of a second to import: only when a package is built, not in
+    # every `mailvault` command and worker.
+    from mailvault.evidence.pdf import render_pdf
+
+    return render_pdf(report)
