@@ -116,7 +116,8 @@ def postgres_server() -> Iterator[str]:
         server.remove()
 
 
-def create_database(base_url: str, name: str) -> str:
+def create_database(base_url: str, name: str, *, template: str | None = None) -> str:
+    """A new database on the test cluster, empty or a copy of `template`."""
     import psycopg
 
     dsn = base_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
@@ -124,7 +125,8 @@ def create_database(base_url: str, name: str) -> str:
     while True:
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                copy = f' TEMPLATE "{template}"' if template else ""
+                conn.execute(f'CREATE DATABASE "{name}"{copy}')
             break
         except psycopg.OperationalError:
             if time.monotonic() > deadline:

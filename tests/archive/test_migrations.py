@@ -13,8 +13,8 @@ from mailvault.errors import SchemaError
 from mailvault.schema import metadata
 
 
-def test_revisions_match_the_models(database_url: str) -> None:
-    db = Database(database_url)
+def test_revisions_match_the_models(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         migrate.upgrade(db)
         assert migrate.current_revision(db) == migrate.head_revision(db)
@@ -30,8 +30,8 @@ def test_revisions_match_the_models(database_url: str) -> None:
         db.dispose()
 
 
-def test_foreign_database_is_not_touched(database_url: str) -> None:
-    db = Database(database_url)
+def test_foreign_database_is_not_touched(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         with db.engine.begin() as conn:
             conn.execute(text("CREATE TABLE customers (name TEXT)"))
@@ -41,8 +41,8 @@ def test_foreign_database_is_not_touched(database_url: str) -> None:
         db.dispose()
 
 
-def test_old_schema_is_refused_until_upgraded(database_url: str) -> None:
-    db = Database(database_url)
+def test_old_schema_is_refused_until_upgraded(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         migrate.upgrade(db)
         with db.engine.begin() as conn:
@@ -53,12 +53,12 @@ def test_old_schema_is_refused_until_upgraded(database_url: str) -> None:
         db.dispose()
 
 
-def test_concurrent_first_opens_create_the_schema_once(database_url: str) -> None:
+def test_concurrent_first_opens_create_the_schema_once(empty_database_url: str) -> None:
     """The gateway, an import and the web app may all open a fresh archive at the same moment."""
     from concurrent.futures import ThreadPoolExecutor
 
     def open_and_check(_: int) -> str | None:
-        db = Database(database_url)
+        db = Database(empty_database_url)
         try:
             migrate.ensure_schema(db)
             return migrate.current_revision(db)
@@ -69,5 +69,5 @@ def test_concurrent_first_opens_create_the_schema_once(database_url: str) -> Non
     # few hundred runs; with eight, in about one in thirteen (before the fix in ensure_schema).
     with ThreadPoolExecutor(8) as pool:
         revisions = list(pool.map(open_and_check, range(8)))
-    head = migrate.head_revision(Database(database_url))
+    head = migrate.head_revision(Database(empty_database_url))
     assert revisions == [head] * 8
