@@ -9,7 +9,7 @@ import click
 from mailvault.access import audit
 from mailvault.access.audit import Action
 from mailvault.cli.context import State, pass_state, print_json
-from mailvault.cli.users import _operator
+from mailvault.cli.users import operator_name
 from mailvault.signals import store
 from mailvault.signals.finding import SignalKind
 from mailvault.signals.scan import scan as run_scan
@@ -60,7 +60,7 @@ def alerts(
         )
         audit.record(
             archive.db,
-            username=_operator(),
+            username=operator_name(),
             action=Action.VIEW_SIGNALS,
             address="",
             query=filters,
@@ -111,5 +111,5 @@ def alerts_scan(state: State, as_json: bool, notify: bool | None) -> None:
 def alerts_dismiss(state: State, signal_id: int, reason: str) -> None:
     """Dismiss a signal: it is hidden from the list and never raised again."""
     with state.archive() as archive:
-        signal = store.dismiss(archive.db, signal_id, _operator(), reason)
+        signal = store.dismiss(archive.db, signal_id, operator_name(), reason)
     click.echo(f"signal #{signal.signal_id} ({signal.kind}, {signal.employee}) dismissed")

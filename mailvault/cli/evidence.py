@@ -10,7 +10,7 @@ import click
 
 from mailvault.archive.store import Archive
 from mailvault.cli.context import State, pass_state, print_json
-from mailvault.cli.messages import _login
+from mailvault.cli.messages import login_name
 from mailvault.errors import MailvaultError, SearchIndexError
 from mailvault.evidence.checker import check, parse_head
 from mailvault.evidence.online import check_against_archive
@@ -62,7 +62,7 @@ def build(
     wanted = _parse_ids(ids) if ids is not None else []
     if query is not None:
         parse(query)  # a query that cannot be understood fails before anything is opened
-    who = built_by or _login()
+    who = built_by or login_name()
     with state.archive() as archive:
         if query is not None:
             wanted = _search(state, archive, query)

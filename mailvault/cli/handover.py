@@ -13,7 +13,7 @@ import click
 from mailvault.archive.parsing import parse_pool
 from mailvault.archive.store import Archive
 from mailvault.cli.context import State, pass_state, print_json
-from mailvault.cli.users import _operator as operator
+from mailvault.cli.users import operator_name
 from mailvault.config import Settings
 from mailvault.handover import workflow
 from mailvault.handover.evidence import build_handover_package
@@ -65,7 +65,7 @@ def handover(
     """Hand over EMPLOYEE (their mail address): secure their mailboxes, reconcile the archive with
     them, list their customers and open conversations, and give a successor their customers."""
     settings = state.settings
-    by = operator()
+    by = operator_name()
     with parse_pool(settings.ingest.parse_workers) as parse_map, state.archive(parse_map) as archive:
         current = workflow.open_handover(archive.db, employee, by=by)
         if secure and any(a.registered for a in current.accounts):

@@ -157,7 +157,7 @@ def export(
                 [r.archive_id for r in refs],
                 mbox=zip_mbox_file is not None,
                 title=title or f"mailvault export of {len(refs)} message(s)",
-                exported_by=exported_by or _login(),
+                exported_by=exported_by or login_name(),
                 query=" ".join(messages),
             )
             click.echo(f"exported {count} message(s) to {zip_path} (manifest: {SUMS_NAME})", err=True)
@@ -198,7 +198,7 @@ def _write_zip(path: Path, archive: Archive, archive_ids: list[int], *, mbox: bo
     return manifest.count
 
 
-def _login() -> str:
+def login_name() -> str:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER: a bare container

@@ -13,7 +13,7 @@ from mailvault.access import users
 from mailvault.access.audit import Action
 from mailvault.archive.db import Database
 from mailvault.cli.context import State, pass_state, print_json
-from mailvault.cli.users import PASSWORD_ENV, _new_password, _password_file
+from mailvault.cli.users import PASSWORD_ENV, password_file_option, read_password
 from mailvault.retention import RetentionDenied, holds, purge, rules
 from mailvault.retention.authority import deny
 
@@ -32,7 +32,7 @@ def _signed_in(db: Database, username: str, password_file: Path | None, action: 
     if password_file is None and not os.environ.get(PASSWORD_ENV) and sys.stdin.isatty():
         password = str(click.prompt(f"password of {username}", hide_input=True))
     else:
-        password = _new_password(password_file, username)  # the file or the environment
+        password = read_password(password_file, username)  # the file or the environment
     user = users.authenticate(db, username, password)
     if user is None:
         why = f"{username} could not sign in: wrong password, or no such enabled user"
@@ -55,7 +55,7 @@ def retention_group() -> None:
 @click.option("--domain", help="Only mail with someone in this domain (or a sub-domain of it).")
 @click.option("--owner", help="Only the mail of this employee (sent, received, or in their mailbox).")
 @_by
-@_password_file
+@password_file_option
 @pass_state
 def retention_add(
     state: State,
@@ -93,7 +93,7 @@ def retention_list(state: State, as_json: bool) -> None:
 @retention_group.command("disable")
 @click.argument("name")
 @_by
-@_password_file
+@password_file_option
 @pass_state
 def retention_disable(state: State, name: str, by: str, password_file: Path | None) -> None:
     """Stop a rule from purging more (admin only). The rule stays on record."""
@@ -118,7 +118,7 @@ def holds_group() -> None:
 @click.option("--customer", help="Hold the mail with this customer: an address, or a whole domain.")
 @click.option("--reason", default="", help="Why: the matter, case or request it is for.")
 @_by
-@_password_file
+@password_file_option
 @pass_state
 def holds_add(
     state: State,
@@ -160,7 +160,7 @@ def holds_list(state: State, as_json: bool) -> None:
 @holds_group.command("release")
 @click.argument("name")
 @_by
-@_password_file
+@password_file_option
 @pass_state
 def holds_release(state: State, name: str, by: str, password_file: Path | None) -> None:
     """Release a hold (admin or auditor): its mail falls under the retention rules again."""
@@ -175,7 +175,7 @@ def holds_release(state: State, name: str, by: str, password_file: Path | None) 
 
 @click.command("purge")
 @_by
-@_password_file
+@password_file_option
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")

@@ -21,7 +21,7 @@ PASSWORD_ENV = "MAILVAULT_USER_PASSWORD"  # noqa: S105 (the name of a variable, 
 _ROLES = click.Choice([r.value for r in UserRole])
 
 
-def _operator() -> str:
+def operator_name() -> str:
     """Who ran the command, for the audit trail: the system account."""
     try:
         return "cli:" + getpass.getuser()
@@ -29,7 +29,7 @@ def _operator() -> str:
         return f"cli:uid {os.getuid()}"
 
 
-def _new_password(password_file: Path | None, username: str) -> str:
+def read_password(password_file: Path | None, username: str) -> str:
     """From a file, the environment or a prompt (twice): never from the command line."""
     if password_file is not None:
         try:
@@ -43,7 +43,7 @@ def _new_password(password_file: Path | None, username: str) -> str:
     raise ConfigError(f"no password: give --password-file, set ${PASSWORD_ENV}, or run on a terminal")
 
 
-_password_file = click.option(
+password_file_option = click.option(
     "--password-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help=f"Read the password from this file (else ${PASSWORD_ENV}, else a prompt).",
@@ -60,13 +60,13 @@ def users_group() -> None:
 @click.option("--role", type=_ROLES, required=True, help="admin, auditor, manager or employee.")
 @click.option("--email", default="", help="Their own mail address (required for employees).")
 @click.option("--name", "display_name", default="", help="Name shown in the web app.")
-@_password_file
+@password_file_option
 @pass_state
 def users_add(
     state: State, username: str, role: str, email: str, display_name: str, password_file: Path | None
 ) -> None:
     """Create a user. Managers then need grants (`mailvault users grant`) to read anyone's mail."""
-    password = _new_password(password_file, username)
+    password = read_password(password_file, username)
     with state.archive() as archive:
         created = users.add_user(
             archive.db, username, password, UserRole(role), email=email, display_name=display_name
@@ -118,11 +118,11 @@ def users_enable(state: State, username: str) -> None:
 
 @users_group.command("passwd")
 @click.argument("username")
-@_password_file
+@password_file_option
 @pass_state
 def users_passwd(state: State, username: str, password_file: Path | None) -> None:
     """Set a new password; the user's sessions end."""
-    password = _new_password(password_file, username)
+    password = read_password(password_file, username)
     with state.archive() as archive:
         users.set_password(archive.db, username, password)
         _audit(archive.db, f"new password for {username}")
@@ -148,7 +148,7 @@ def users_grant(state: State, username: str, employees: tuple[str, ...], domains
     with state.archive() as archive:
         for kind, values in ((GrantKind.EMPLOYEE, employees), (GrantKind.DOMAIN, domains)):
             for value in values:
-                users.grant(archive.db, username, kind, value, by=_operator())
+                users.grant(archive.db, username, kind, value, by=operator_name())
                 _audit(archive.db, f"granted {username} {kind}:{value}")
     click.echo(f"{username} may now read: " + ", ".join([*employees, *domains]))
 
@@ -171,7 +171,7 @@ def users_revoke(state: State, username: str, employees: tuple[str, ...], domain
 
 
 def _audit(db: Database, what: str) -> None:
-    audit.record(db, username=_operator(), action=Action.USER_CHANGE, address="", target=what)
+    audit.record(db, username=operator_name(), action=Action.USER_CHANGE, address="", target=what)
 
 
 @click.command()
