@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from mailvault.archive.models import SourceKind
 from mailvault.archive.store import Archive
 from mailvault.config import Settings
 from mailvault.index import manage
+from mailvault.signals.scan import scan
 from mailvault.web.app import create_app
 from tests.conftest import make_settings
 from tests.mailfactory import make_message
@@ -211,3 +212,31 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
     assert me.status_code == 200
     csrf: str = me.json()["csrf_token"]
     return csrf
+
+
+FORWARD_SUBJECT = "Fwd: Quotation PI-2024-031"
+
+
+def add_risk_signal(company: Company) -> int:
+    """Zhang forwards the customer's quotation to his own 163.com address and the detectors run
+    (forward_to_personal); the archive id of the forward, behind the signal. The alerts tests
+    and scripts/screenshots use it."""
+    raw = make_message(
+        sender=f"张伟 <zhang.wei@{COMPANY}>",
+        to="zhangwei1988@163.com",
+        subject=FORWARD_SUBJECT,
+        message_id="<fwd-home@huaqiang-elec.com.cn>",
+    )
+    with Archive(company.settings) as archive:
+        source = SourceInfo(
+            SourceKind.SMTP,
+            "127.0.0.1",
+            locator="fwd",
+            envelope_from=f"zhang.wei@{COMPANY}",
+            envelope_to=("zhangwei1988@163.com",),
+        )
+        archive_id = archive.ingestor.ingest(Arrival(raw, source)).archive_id
+        result = scan(archive, company.settings, settle=timedelta(0))
+    if result.found.get("forward_to_personal") != 1:
+        raise RuntimeError(f"the forward to 163.com gave no risk signal: {result}")
+    return archive_id

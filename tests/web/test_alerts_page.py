@@ -3,48 +3,20 @@ messages behind them, and only admins and the employee's managers dismiss, with 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailvault.access.models import AuditEvent
-from mailvault.archive.arrival import Arrival, SourceInfo
-from mailvault.archive.models import SourceKind
 from mailvault.archive.store import Archive
-from mailvault.signals.scan import scan
-from tests.mailfactory import make_message
-from tests.web.conftest import COMPANY, Company, sign_in
+from tests.web.conftest import COMPANY, Company, add_risk_signal, sign_in
 
 ZHANG = f"zhang.wei@{COMPANY}"
-
-
-def _forward_to_personal(company: Company) -> int:
-    """Zhang forwards the customer's quotation to his own 163 address, and the detectors run."""
-    raw = make_message(
-        sender=f"张伟 <{ZHANG}>",
-        to="zhangwei1988@163.com",
-        subject="Fwd: Quotation PI-2024-031",
-        message_id="<fwd-home@huaqiang-elec.com.cn>",
-    )
-    with Archive(company.settings) as archive:
-        source = SourceInfo(
-            SourceKind.SMTP,
-            "127.0.0.1",
-            locator="fwd",
-            envelope_from=ZHANG,
-            envelope_to=("zhangwei1988@163.com",),
-        )
-        archive_id = archive.ingestor.ingest(Arrival(raw, source)).archive_id
-        result = scan(archive, company.settings, settle=timedelta(0))
-    assert result.found["forward_to_personal"] == 1, result
-    return archive_id
 
 
 def test_admin_sees_the_signal_with_its_message_and_dismisses_it(
     company: Company, client: TestClient
 ) -> None:
-    archive_id = _forward_to_personal(company)
+    archive_id = add_risk_signal(company)
     csrf = sign_in(client, "admin")
     page = client.get("/alerts")
     assert page.status_code == 200
@@ -72,7 +44,7 @@ def test_admin_sees_the_signal_with_its_message_and_dismisses_it(
 
 
 def test_each_role_sees_only_signals_about_mail_it_may_read(company: Company, client: TestClient) -> None:
-    _forward_to_personal(company)
+    add_risk_signal(company)
     sign_in(client, "manager")  # granted li.na: Zhang's signal is not theirs
     assert ZHANG not in client.get("/alerts").text
     with company.client() as auditor:

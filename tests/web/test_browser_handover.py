@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,48 +18,18 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from mailvault.access import users
 from mailvault.access.models import UserRole
-from mailvault.archive.arrival import Arrival, SourceInfo
-from mailvault.archive.models import SourceKind
 from mailvault.archive.store import Archive
 from mailvault.evidence.checker import check
-from mailvault.signals.scan import scan
-from tests.mailfactory import make_message
 from tests.web.browser import LiveServer, RemoteRecorder, isolated_from_machine_config, new_context, sign_in
-from tests.web.conftest import COMPANY, PASSWORD, Company, build_company
+from tests.web.conftest import COMPANY, FORWARD_SUBJECT, PASSWORD, Company, add_risk_signal, build_company
 
 pytest_plugins = ["tests.web.browser"]
 
 ZHANG = f"zhang.wei@{COMPANY}"
 SUCCESSOR = "successor"
 SUCCESSOR_EMAIL = f"new.sales@{COMPANY}"
-FORWARD_SUBJECT = "Fwd: Quotation PI-2024-031"
 KUNDE = ("quote", "reply", "hans_followup")  # Zhang's mail with kunde.de
 REASON = "他自己的测试邮箱"  # why the admin dismisses the signal
-
-
-def add_risk_signal(company: Company) -> int:
-    """Zhang forwards the customer's quotation to his own 163.com address and the detectors run
-    (as tests/web/test_alerts_page.py does); the archive id of the forward, behind the signal.
-    scripts/screenshots uses it too, for the risk signals picture."""
-    raw = make_message(
-        sender=f"张伟 <{ZHANG}>",
-        to="zhangwei1988@163.com",
-        subject=FORWARD_SUBJECT,
-        message_id="<fwd-home@huaqiang-elec.com.cn>",
-    )
-    with Archive(company.settings) as archive:
-        source = SourceInfo(
-            SourceKind.SMTP,
-            "127.0.0.1",
-            locator="fwd",
-            envelope_from=ZHANG,
-            envelope_to=("zhangwei1988@163.com",),
-        )
-        archive_id = archive.ingestor.ingest(Arrival(raw, source)).archive_id
-        result = scan(archive, company.settings, settle=timedelta(0))
-    if result.found.get("forward_to_personal") != 1:
-        raise RuntimeError(f"the forward to 163.com gave no risk signal: {result}")
-    return archive_id
 
 
 @pytest.fixture(scope="module")
