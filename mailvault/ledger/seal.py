@@ -9,7 +9,7 @@ the earliest arrival of each message seals the message with it, as ingest does f
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import String, cast, exists, func, select
@@ -29,42 +29,37 @@ _IN = 500  # values per IN (…): under SQLite's bound-parameter limit
 
 def seal_unsealed(db: Database, *, chunk: int = 1000) -> int:
     """Append an entry for every sources row and audit event the ledger does not know; how many."""
-    sealed = 0
-    last = 0
+    arrivals = _seal_in_chunks(db, Source, Source.source_id, _arrival_sealed(), _arrival_seals, chunk)
+    events = _seal_in_chunks(
+        db,
+        AuditEvent,
+        AuditEvent.event_id,
+        _event_sealed(),
+        lambda _session, rows: [Seal(EntryKind.AUDIT, str(e.event_id), payloads.audit_of(e)) for e in rows],
+        chunk,
+    )
+    return arrivals + events
+
+
+def _seal_in_chunks(
+    db: Database,
+    model: Any,
+    key: Any,
+    sealed: Any,
+    to_seals: Callable[[Session, Sequence[Any]], list[Seal]],
+    chunk: int,
+) -> int:
+    """Seal the unsealed rows of `model` in `key` order, a transaction per chunk (interruptible)."""
+    done, last = 0, 0
     while True:
         with db.writing() as session:
-            sources = list(
-                session.scalars(
-                    select(Source)
-                    .where(Source.source_id > last, ~_arrival_sealed())
-                    .order_by(Source.source_id)
-                    .limit(chunk)
-                )
-            )
-            if not sources:
-                break
-            append(session, _arrival_seals(session, sources))
-        sealed += len(sources)
-        last = sources[-1].source_id
-        log.info("sealed %d arrivals (up to source %d)", sealed, last)
-    last = 0
-    while True:
-        with db.writing() as session:
-            events = list(
-                session.scalars(
-                    select(AuditEvent)
-                    .where(AuditEvent.event_id > last, ~_event_sealed())
-                    .order_by(AuditEvent.event_id)
-                    .limit(chunk)
-                )
-            )
-            if not events:
-                break
-            append(session, [Seal(EntryKind.AUDIT, str(e.event_id), payloads.audit_of(e)) for e in events])
-        sealed += len(events)
-        last = events[-1].event_id
-        log.info("sealed audit events up to %d", last)
-    return sealed
+            rows = list(session.scalars(select(model).where(key > last, ~sealed).order_by(key).limit(chunk)))
+            if not rows:
+                return done
+            append(session, to_seals(session, rows))
+        done += len(rows)
+        last = getattr(rows[-1], key.key)
+        log.info("sealed %d %s (up to id %d)", done, model.__tablename__, last)
 
 
 def count_unsealed(db: Database) -> tuple[int, int]:

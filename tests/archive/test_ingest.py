@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from mailvault.archive.arrival import Arrival, SourceInfo
@@ -11,6 +12,7 @@ from mailvault.archive.lookup import load, resolve
 from mailvault.archive.models import Blob, Direction, Message, Participant, Role, Source, SourceKind
 from mailvault.archive.store import Archive
 from mailvault.archive.verify import verify
+from mailvault.errors import ArchiveError
 from mailvault.mime.model import ParseStatus
 from tests.mailfactory import make_message
 
@@ -216,3 +218,23 @@ def test_participants_are_not_duplicated_by_repeated_addresses(archive: Archive)
             )
         ).all()
     assert sorted(rows) == [("hans@kunde.de", ""), ("hans@kunde.de", "Hans")]
+
+
+def test_a_blob_file_gone_before_its_row_is_written_is_refused_then_written_again(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention purge may unlink a file that put_many found present and skipped; recording a
+    row for a file that is not there would lose the message, so the batch fails and is retried."""
+    raw = make_message(subject="Angebot 2019", message_id="<gone@kunde.de>")
+    real_put_many = archive.blobs.put_many
+    monkeypatch.setattr(archive.blobs, "put_many", lambda blobs: {sha: len(b) for sha, b in blobs.items()})
+    with pytest.raises(ArchiveError, match="vanished while archiving"):
+        archive.ingestor.ingest(file_arrival(raw))
+    assert count(archive, Message) == 0
+    assert count(archive, Source) == 0
+
+    monkeypatch.setattr(archive.blobs, "put_many", real_put_many)
+    result = archive.ingestor.ingest(file_arrival(raw))  # the source's retry
+    assert result.outcome is Outcome.NEW
+    assert archive.blobs.get(result.sha256) == raw
+    assert_archive_consistent(archive)
